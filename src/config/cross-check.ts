@@ -1,0 +1,156 @@
+/**
+ * Checks that span keys: names that must exist, policies that must say something, URLs that must
+ * be https. Returns every problem; never throws.
+ */
+import { isIP } from 'node:net';
+import type { ConfigProblem } from '../errors.ts';
+import type { Config, ConditionSetConfig } from './schema.ts';
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
+
+/** Issuer and JWKS URLs must be https, except on loopback (tests, the demo). */
+export function isSecureOrLoopback(value: string): boolean {
+  const u = new URL(value);
+  if (u.protocol === 'https:') return true;
+  return u.protocol === 'http:' && (LOOPBACK_HOSTS.has(u.hostname) || u.hostname.startsWith('127.'));
+}
+
+const SEGMENT = /^(?:[A-Za-z0-9._~!$&'()+,=@-]+|:[A-Za-z_][A-Za-z0-9_]*)$/;
+
+/** A route path: `/exact`, `/prefix/*`, or `:param` segments; nothing the normalizer would rewrite. */
+export function routePathProblem(path: string): string | undefined {
+  if (path === '/' || path === '/*') return undefined;
+  const body = path.endsWith('/*') ? path.slice(1, -2) : path.slice(1);
+  const segments = body.split('/');
+  for (const segment of segments) {
+    if (segment === '' || segment === '.' || segment === '..') return 'must not hold empty or dot segments';
+    if (!SEGMENT.test(segment)) {
+      return segment.includes('*')
+        ? '"*" is allowed only as a trailing "/*"'
+        : `segment "${segment}" has characters a canonical path cannot hold`;
+    }
+  }
+  return undefined;
+}
+
+export function isCidr(value: string): boolean {
+  const [address, bits, extra] = value.split('/');
+  if (extra !== undefined || !address) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d+$/.test(bits) && n <= (family === 4 ? 32 : 128);
+}
+
+function isEmptyConditionSet(set: ConditionSetConfig): boolean {
+  return (
+    !set.scopes &&
+    !set.anyScopes &&
+    !set.roles &&
+    !set.groups &&
+    !(set.claims && Object.keys(set.claims).length)
+  );
+}
+
+function uniqueNames(items: readonly { name: string }[], key: string, problems: ConfigProblem[]): void {
+  const seen = new Set<string>();
+  items.forEach((item, i) => {
+    if (seen.has(item.name))
+      problems.push({ path: `${key}[${i}].name`, message: `duplicate name "${item.name}"` });
+    seen.add(item.name);
+  });
+}
+
+export function crossCheck(config: Config): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const issuerNames = new Set(config.issuers.map((i) => i.name));
+  uniqueNames(config.issuers, 'issuers', problems);
+  uniqueNames(config.routes, 'routes', problems);
+
+  config.issuers.forEach((issuer, i) => {
+    if (!isSecureOrLoopback(issuer.issuer)) {
+      problems.push({ path: `issuers[${i}].issuer`, message: 'must be https (http only on loopback)' });
+    }
+    if (issuer.jwksUri && !isSecureOrLoopback(issuer.jwksUri)) {
+      problems.push({ path: `issuers[${i}].jwksUri`, message: 'must be https (http only on loopback)' });
+    }
+    if (issuer.introspection) {
+      problems.push({
+        path: `issuers[${i}].introspection`,
+        message: 'opaque-token introspection is not available yet',
+      });
+    }
+  });
+
+  if (config.server.trustProxy) {
+    config.server.trustProxy.forEach((cidr, i) => {
+      if (!isCidr(cidr))
+        problems.push({ path: `server.trustProxy[${i}]`, message: 'must be an IP address or CIDR' });
+    });
+  }
+
+  for (const [name, target] of Object.entries(config.targets)) {
+    if (target.type === 'stepfunctions') {
+      problems.push({ path: `targets.${name}.type`, message: 'stepfunctions targets are not available yet' });
+    }
+  }
+
+  if (config.sso) {
+    problems.push({ path: 'sso', message: 'browser SSO is not available yet' });
+    if (!issuerNames.has(config.sso.issuer)) {
+      problems.push({ path: 'sso.issuer', message: `no issuer named "${config.sso.issuer}"` });
+    }
+    if (!config.server.publicUrl)
+      problems.push({ path: 'server.publicUrl', message: 'is required when sso is set' });
+  }
+
+  config.routes.forEach((route, i) => {
+    const at = `routes[${i}]`;
+    const pathProblem = routePathProblem(route.path);
+    if (pathProblem) problems.push({ path: `${at}.path`, message: pathProblem });
+    if (!(route.target in config.targets)) {
+      problems.push({ path: `${at}.target`, message: `no target named "${route.target}"` });
+    }
+    route.issuers?.forEach((name, j) => {
+      if (!issuerNames.has(name))
+        problems.push({ path: `${at}.issuers[${j}]`, message: `no issuer named "${name}"` });
+    });
+    if (route.auth.includes('session') && !config.sso) {
+      problems.push({ path: `${at}.auth`, message: '"session" needs the sso section' });
+    }
+    if (route.public) {
+      if (route.allow)
+        problems.push({ path: `${at}.allow`, message: 'a public route takes no allow conditions' });
+    } else if (!route.allow) {
+      problems.push({
+        path: `${at}.allow`,
+        message: 'is required unless the route is public: nothing is allowed by accident',
+      });
+    } else {
+      const { anyOf, ...direct } = route.allow;
+      if (isEmptyConditionSet(direct) && !anyOf) {
+        problems.push({ path: `${at}.allow`, message: 'must hold at least one condition' });
+      }
+      anyOf?.forEach((set, j) => {
+        if (isEmptyConditionSet(set)) {
+          problems.push({ path: `${at}.allow.anyOf[${j}]`, message: 'must hold at least one condition' });
+        }
+      });
+    }
+    if (route.rateLimit) {
+      problems.push({ path: `${at}.rateLimit`, message: 'rate limits are not available yet' });
+    }
+    if (route.public && route.issuers) {
+      problems.push({ path: `${at}.issuers`, message: 'a public route takes no issuer restriction' });
+    }
+    if (!route.public && config.issuers.length === 0 && !config.sso) {
+      problems.push({ path: `${at}`, message: 'needs an identity but no issuers are configured' });
+    }
+  });
+
+  if (config.sso?.store === 'redis' && !config.redis) {
+    problems.push({ path: 'sso.store', message: '"redis" needs the redis section' });
+  }
+  return problems;
+}

@@ -1,0 +1,199 @@
+/**
+ * The configuration schema: every key of DESIGN.md, strict objects everywhere so that a typo is
+ * an error rather than a silently dropped policy. Cross-field checks live in `cross-check.ts`.
+ */
+import { z } from 'zod';
+
+const name = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be 1-63 letters, digits, ".", "_" or "-"');
+
+const url = z.string().refine((v) => URL.canParse(v), 'must be an absolute URL');
+
+const port = z.number().int().min(0).max(65535);
+
+/** Asymmetric JWS algorithms only (RFC 8725 §3.1): never `none`, never HS*. */
+export const SIGNING_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+] as const;
+
+const server = z
+  .strictObject({
+    host: z.string().default('0.0.0.0'),
+    port: port.default(8080),
+    publicUrl: url.optional(),
+    trustProxy: z.union([z.literal(false), z.array(z.string().min(1)).min(1)]).default(false),
+    bodyLimitBytes: z.number().int().positive().default(1_048_576),
+    /** Time to receive the whole request, headers and body (Fastify's requestTimeout is 0 by default). */
+    requestTimeoutMs: z.number().int().positive().default(30_000),
+    headersTimeoutMs: z.number().int().positive().default(10_000),
+    keepAliveTimeoutMs: z.number().int().positive().default(72_000),
+    maxHeaderBytes: z.number().int().min(1024).max(65_536).default(16_384),
+    /** How long SIGTERM waits for in-flight requests before closing their sockets. */
+    shutdownGraceMs: z.number().int().nonnegative().default(10_000),
+  })
+  .prefault({});
+
+const admin = z
+  .strictObject({
+    host: z.string().default('127.0.0.1'),
+    port: port.default(9090),
+  })
+  .prefault({});
+
+export const PRESETS = ['keycloak', 'okta', 'github-actions', 'generic'] as const;
+
+const issuer = z.strictObject({
+  name,
+  issuer: url,
+  audiences: z.array(z.string().min(1)).min(1, 'must name at least one audience'),
+  preset: z.enum(PRESETS).default('generic'),
+  jwksUri: url.optional(),
+  algorithms: z.array(z.enum(SIGNING_ALGORITHMS)).min(1).default(['RS256', 'ES256']),
+  clockSkewSeconds: z.number().int().min(0).max(300).default(30),
+  /** At most one JWKS fetch per issuer per this many seconds for unknown `kid`s. */
+  jwksCooldownSeconds: z.number().int().min(1).max(3600).default(30),
+  /** How long fetched keys are considered fresh; stale keys stay usable while the IdP is down. */
+  jwksCacheMaxAgeSeconds: z.number().int().min(30).default(600),
+  introspection: z
+    .strictObject({
+      clientId: z.string().min(1),
+      clientSecret: z.string().min(1),
+    })
+    .optional(),
+});
+
+const sso = z.strictObject({
+  issuer: name,
+  clientId: z.string().min(1),
+  clientSecret: z.string().min(1).optional(),
+  scopes: z.array(z.string().min(1)).default(['openid', 'profile', 'email']),
+  cookieSecret: z.string().min(32, 'must be at least 32 bytes'),
+  sessionTtlSeconds: z.number().int().positive().default(28_800),
+  store: z.enum(['cookie', 'redis']).default('cookie'),
+});
+
+const httpTarget = z.strictObject({
+  type: z.literal('http'),
+  url: url.refine((v) => /^https?:$/.test(new URL(v).protocol), 'must be an http(s) URL'),
+  timeoutMs: z.number().int().positive().default(10_000),
+  stripPrefix: z
+    .string()
+    .regex(/^\/[^?#]*[^/]$/, 'must start with "/" and not end with "/"')
+    .optional(),
+  forwardAuthorization: z.boolean().default(false),
+});
+
+const stepFunctionsTarget = z.strictObject({
+  type: z.literal('stepfunctions'),
+  stateMachineArn: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$/, {
+      message: 'must be a state machine ARN',
+    }),
+  mode: z.enum(['async', 'sync']).default('async'),
+  region: z.string().min(1),
+  endpoint: url.optional(),
+  input: z.enum(['envelope', 'body']).default('envelope'),
+  timeoutMs: z.number().int().positive().default(10_000),
+  credentials: z
+    .strictObject({
+      assumeRoleArn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN'),
+      sourceIdentity: z.string().min(1).optional(),
+      sessionTags: z.array(z.string().min(1)).max(50).optional(),
+    })
+    .optional(),
+});
+
+const target = z.discriminatedUnion('type', [httpTarget, stepFunctionsTarget]);
+
+const stringOrGlobs = z.union([z.string(), z.array(z.string()).min(1)]);
+
+/** One set of conditions; all must hold. */
+const conditionSet = z.strictObject({
+  scopes: z.array(z.string().min(1)).min(1).optional(),
+  anyScopes: z.array(z.string().min(1)).min(1).optional(),
+  roles: z.array(z.string().min(1)).min(1).optional(),
+  groups: z.array(z.string().min(1)).min(1).optional(),
+  claims: z.record(z.string().min(1), stringOrGlobs).optional(),
+});
+
+const allow = conditionSet.extend({
+  anyOf: z.array(conditionSet).min(1).optional(),
+});
+
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
+const route = z.strictObject({
+  name,
+  path: z.string().startsWith('/', 'must start with "/"'),
+  methods: z.array(z.enum(HTTP_METHODS)).min(1).default(['GET', 'HEAD']),
+  target: name,
+  auth: z
+    .array(z.enum(['bearer', 'session']))
+    .min(1)
+    .default(['bearer']),
+  issuers: z.array(name).min(1).optional(),
+  allow: allow.optional(),
+  public: z.boolean().default(false),
+  rateLimit: z
+    .strictObject({
+      perCaller: z.number().int().positive(),
+      windowSeconds: z.number().int().positive(),
+    })
+    .optional(),
+});
+
+const auditSink = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('stdout') }),
+  z.strictObject({ type: z.literal('file'), path: z.string().min(1) }),
+]);
+
+const audit = z
+  .strictObject({
+    sinks: z.array(auditSink).default([{ type: 'stdout' }]),
+    claims: z.array(z.string().min(1)).default([]),
+    failClosed: z.boolean().default(true),
+    hashChain: z.boolean().default(true),
+    /** Key for token fingerprints (HMAC); a random one per process when unset. */
+    fingerprintKey: z.string().min(16).optional(),
+  })
+  .prefault({});
+
+export const configSchema = z.strictObject({
+  server,
+  admin,
+  issuers: z.array(issuer).default([]),
+  sso: sso.optional(),
+  redis: z.strictObject({ url: url }).optional(),
+  targets: z.record(name, target),
+  routes: z.array(route),
+  audit,
+  logging: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type IssuerConfig = Config['issuers'][number];
+export type RouteConfig = Config['routes'][number];
+export type AllowConfig = NonNullable<RouteConfig['allow']>;
+export type ConditionSetConfig = Omit<AllowConfig, 'anyOf'>;
+export type TargetConfig = Config['targets'][string];
+export type HttpTargetConfig = Extract<TargetConfig, { type: 'http' }>;
+export type StepFunctionsTargetConfig = Extract<TargetConfig, { type: 'stepfunctions' }>;
+export type AuditConfig = Config['audit'];
+export type AuditSinkConfig = AuditConfig['sinks'][number];
+export type ServerConfig = Config['server'];
+export type HttpMethod = (typeof HTTP_METHODS)[number];

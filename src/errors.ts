@@ -1,0 +1,115 @@
+/**
+ * The one error catalog. Every failure a caller can see has a stable `code`, an HTTP status and
+ * the audit `reason` it is recorded under; `plugins/errors.ts` is the only place that turns these
+ * into responses (RFC 9457 problem details).
+ */
+
+/** Audit reasons (DESIGN.md "Audit record"). A denied request always names one of these. */
+export type Reason =
+  | 'allowed'
+  | 'public'
+  | 'no_route'
+  | 'bad_request'
+  | 'missing_token'
+  | 'invalid_token'
+  | 'token_expired'
+  | 'wrong_issuer'
+  | 'wrong_audience'
+  | 'insufficient_scope'
+  | 'policy_denied'
+  | 'csrf'
+  | 'rate_limited'
+  | 'upstream_error'
+  | 'audit_unavailable'
+  | 'idp_unavailable'
+  | 'internal_error';
+
+interface CatalogEntry {
+  readonly status: number;
+  readonly reason: Reason;
+  readonly title: string;
+}
+
+/** Every code, its status, its audit reason and the title a caller sees. */
+export const ERRORS = {
+  SG_ERR_BAD_PATH: { status: 400, reason: 'bad_request', title: 'Request path refused' },
+  SG_ERR_BAD_REQUEST: { status: 400, reason: 'bad_request', title: 'Bad request' },
+  SG_ERR_BAD_HEADER: { status: 400, reason: 'bad_request', title: 'Request header refused' },
+  SG_ERR_BODY_TOO_LARGE: { status: 413, reason: 'bad_request', title: 'Request body too large' },
+  SG_ERR_HEADERS_TOO_LARGE: { status: 431, reason: 'bad_request', title: 'Request headers too large' },
+  SG_ERR_REQUEST_TIMEOUT: { status: 408, reason: 'bad_request', title: 'Request not received in time' },
+  SG_ERR_NO_ROUTE: { status: 404, reason: 'no_route', title: 'No route' },
+  SG_ERR_MISSING_TOKEN: { status: 401, reason: 'missing_token', title: 'Authentication required' },
+  SG_ERR_INVALID_TOKEN: { status: 401, reason: 'invalid_token', title: 'Invalid token' },
+  SG_ERR_TOKEN_EXPIRED: { status: 401, reason: 'token_expired', title: 'Token expired' },
+  SG_ERR_WRONG_ISSUER: { status: 401, reason: 'wrong_issuer', title: 'Token issuer not accepted' },
+  SG_ERR_WRONG_AUDIENCE: { status: 401, reason: 'wrong_audience', title: 'Token audience not accepted' },
+  SG_ERR_IDP_UNAVAILABLE: {
+    status: 503,
+    reason: 'idp_unavailable',
+    title: 'Identity provider keys unavailable',
+  },
+  SG_ERR_INSUFFICIENT_SCOPE: { status: 403, reason: 'insufficient_scope', title: 'Insufficient scope' },
+  SG_ERR_POLICY_DENIED: { status: 403, reason: 'policy_denied', title: 'Forbidden by policy' },
+  SG_ERR_CSRF: { status: 403, reason: 'csrf', title: 'Cross-site request refused' },
+  SG_ERR_RATE_LIMITED: { status: 429, reason: 'rate_limited', title: 'Too many requests' },
+  SG_ERR_UPSTREAM_UNAVAILABLE: { status: 502, reason: 'upstream_error', title: 'Upstream unavailable' },
+  SG_ERR_UPSTREAM_TIMEOUT: { status: 504, reason: 'upstream_error', title: 'Upstream timed out' },
+  SG_ERR_AUDIT_UNAVAILABLE: { status: 503, reason: 'audit_unavailable', title: 'Audit log unavailable' },
+  SG_ERR_INTERNAL: { status: 500, reason: 'internal_error', title: 'Internal error' },
+} as const satisfies Record<string, CatalogEntry>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/**
+ * A request-time failure. `detail` is shown to the caller, so it never holds token contents;
+ * `cause` keeps the original error for logs.
+ */
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly reason: Reason;
+  readonly detail: string;
+  /** Extra response headers, e.g. the RFC 6750 challenge. */
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(
+    code: ErrorCode,
+    detail?: string,
+    options: { cause?: unknown; headers?: Record<string, string> } = {},
+  ) {
+    const entry = ERRORS[code];
+    super(detail ?? entry.title, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GatewayError';
+    this.code = code;
+    this.status = entry.status;
+    this.reason = entry.reason;
+    this.detail = detail ?? entry.title;
+    this.headers = options.headers ?? {};
+  }
+}
+
+export function isGatewayError(err: unknown): err is GatewayError {
+  return err instanceof GatewayError;
+}
+
+/** A problem in the configuration, with the key path it concerns (`routes[2].allow.scopes`). */
+export interface ConfigProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Misuse, not a request error: a bad config fails at boot with every problem listed. */
+export class ConfigError extends Error {
+  readonly code = 'SG_ERR_CONFIG_INVALID';
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(problems: readonly ConfigProblem[], options?: { cause?: unknown }) {
+    super(
+      `invalid configuration:\n${problems.map((p) => `  ${p.path || '(root)'}: ${p.message}`).join('\n')}`,
+      options,
+    );
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
