@@ -7,7 +7,10 @@ import { dirname, join } from 'node:path';
 
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major > 22 || (major === 22 && minor >= 18)) {
-  await import('../src/cli.ts');
+  const { main } = await import('../src/cli.ts');
+  const code = await main(process.argv.slice(2));
+  // -1: a server is running and owns the process from here on.
+  if (code >= 0) process.exitCode = code;
 } else {
   const require = createRequire(import.meta.url);
   const bundled = join(dirname(require.resolve('node/package.json')), 'bin', 'node');

@@ -6,15 +6,6 @@ import { isIP } from 'node:net';
 import type { ConfigProblem } from '../errors.ts';
 import type { Config, ConditionSetConfig } from './schema.ts';
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
-
-/** Issuer and JWKS URLs must be https, except on loopback (tests, the demo). */
-export function isSecureOrLoopback(value: string): boolean {
-  const u = new URL(value);
-  if (u.protocol === 'https:') return true;
-  return u.protocol === 'http:' && (LOOPBACK_HOSTS.has(u.hostname) || u.hostname.startsWith('127.'));
-}
-
 const SEGMENT = /^(?:[A-Za-z0-9._~!$&'()+,=@-]+|:[A-Za-z_][A-Za-z0-9_]*)$/;
 
 /** A route path: `/exact`, `/prefix/*`, or `:param` segments; nothing the normalizer would rewrite. */
@@ -68,13 +59,16 @@ export function crossCheck(config: Config): ConfigProblem[] {
   uniqueNames(config.issuers, 'issuers', problems);
   uniqueNames(config.routes, 'routes', problems);
 
+  const seenIss = new Map<string, number>();
   config.issuers.forEach((issuer, i) => {
-    if (!isSecureOrLoopback(issuer.issuer)) {
-      problems.push({ path: `issuers[${i}].issuer`, message: 'must be https (http only on loopback)' });
+    const first = seenIss.get(issuer.issuer);
+    if (first !== undefined) {
+      problems.push({
+        path: `issuers[${i}].issuer`,
+        message: `same issuer URL as issuers[${first}]: tokens could not be told apart`,
+      });
     }
-    if (issuer.jwksUri && !isSecureOrLoopback(issuer.jwksUri)) {
-      problems.push({ path: `issuers[${i}].jwksUri`, message: 'must be https (http only on loopback)' });
-    }
+    seenIss.set(issuer.issuer, i);
     if (issuer.introspection) {
       problems.push({
         path: `issuers[${i}].introspection`,

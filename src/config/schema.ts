@@ -10,6 +10,30 @@ const name = z
 
 const url = z.string().refine((v) => URL.canParse(v), 'must be an absolute URL');
 
+const LOOPBACK_HOSTS = new Set(['localhost', '::1', '[::1]']);
+
+/** Issuer and JWKS URLs must be https, except on loopback (tests, the demo). */
+export function isSecureOrLoopback(value: string): boolean {
+  const u = new URL(value);
+  if (u.protocol === 'https:') return true;
+  return (
+    u.protocol === 'http:' && (LOOPBACK_HOSTS.has(u.hostname) || /^127\.\d+\.\d+\.\d+$/.test(u.hostname))
+  );
+}
+
+/** An URL that keys or identities are fetched from. */
+const trustUrl = z.string().superRefine((v, ctx) => {
+  if (!URL.canParse(v)) ctx.addIssue({ code: 'custom', message: 'must be an absolute URL' });
+  else if (!isSecureOrLoopback(v))
+    ctx.addIssue({ code: 'custom', message: 'must be https (http only on loopback)' });
+});
+
+const httpUrl = z.string().superRefine((v, ctx) => {
+  if (!URL.canParse(v) || !/^https?:$/.test(new URL(v).protocol)) {
+    ctx.addIssue({ code: 'custom', message: 'must be an absolute http(s) URL' });
+  }
+});
+
 const port = z.number().int().min(0).max(65535);
 
 /** Asymmetric JWS algorithms only (RFC 8725 §3.1): never `none`, never HS*. */
@@ -54,10 +78,10 @@ export const PRESETS = ['keycloak', 'okta', 'github-actions', 'generic'] as cons
 
 const issuer = z.strictObject({
   name,
-  issuer: url,
+  issuer: trustUrl,
   audiences: z.array(z.string().min(1)).min(1, 'must name at least one audience'),
   preset: z.enum(PRESETS).default('generic'),
-  jwksUri: url.optional(),
+  jwksUri: trustUrl.optional(),
   algorithms: z.array(z.enum(SIGNING_ALGORITHMS)).min(1).default(['RS256', 'ES256']),
   clockSkewSeconds: z.number().int().min(0).max(300).default(30),
   /** At most one JWKS fetch per issuer per this many seconds for unknown `kid`s. */
@@ -84,7 +108,7 @@ const sso = z.strictObject({
 
 const httpTarget = z.strictObject({
   type: z.literal('http'),
-  url: url.refine((v) => /^https?:$/.test(new URL(v).protocol), 'must be an http(s) URL'),
+  url: httpUrl,
   timeoutMs: z.number().int().positive().default(10_000),
   stripPrefix: z
     .string()

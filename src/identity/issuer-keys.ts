@@ -1,0 +1,197 @@
+/**
+ * One issuer's signing keys: discovery, JWKS fetch, cache. Keys come only from the configured
+ * `jwksUri` or the issuer's own discovery document, never from a token (`jku`, `x5u`, `jwk`,
+ * `x5c` are refused before a key is looked up, RFC 8725 §3.10).
+ *
+ * Availability rules (DESIGN.md "Security invariants" → JWKS):
+ * - stale-while-error: fetched keys stay usable while the IdP is down, however old; past
+ *   `jwksCacheMaxAgeSeconds` they are refreshed in the background and kept if that fails;
+ * - an unknown `kid` triggers a refetch at most once per `jwksCooldownSeconds`, outage or not,
+ *   and concurrent callers share the one fetch in flight;
+ * - a JWKS without a usable key never replaces good keys.
+ */
+import { createLocalJWKSet, errors, type JSONWebKeySet, type JWK, type JWSHeaderParameters } from 'jose';
+import type { FlattenedJWSInput } from 'jose';
+import { isSecureOrLoopback } from '../config/schema.ts';
+import type { IssuerConfig } from '../config/schema.ts';
+import { GatewayError } from '../errors.ts';
+
+export type JwksRefreshResult = 'ok' | 'error';
+
+/** Told about every fetch attempt, for `stepgate_jwks_refresh_total{issuer,result}` and logs. */
+export type JwksRefreshListener = (issuerName: string, result: JwksRefreshResult, error?: unknown) => void;
+
+export interface IssuerKeysOptions {
+  readonly onRefresh?: JwksRefreshListener | undefined;
+  /** Clock in milliseconds since the epoch (tests move it); `Date.now` by default. */
+  readonly now?: (() => number) | undefined;
+  /** Time limit of each discovery or JWKS request. */
+  readonly fetchTimeoutMs?: number | undefined;
+}
+
+type KeyResolver = ReturnType<typeof createLocalJWKSet>;
+type ResolvedKey = Awaited<ReturnType<KeyResolver>>;
+
+export interface IssuerKeys {
+  /** A jose key resolver for `jwtVerify`: the key named by the header, from this issuer only. */
+  readonly resolve: (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<ResolvedKey>;
+  /** Keys have been fetched at least once. */
+  isReady(): boolean;
+  /** Fetches keys if none are held or they are stale, within the cooldown. Never throws. */
+  warm(): Promise<void>;
+  /** Aborts a fetch in flight; no fetch starts afterwards. */
+  close(): void;
+}
+
+const DEFAULT_FETCH_TIMEOUT_MS = 5_000;
+const MAX_DOCUMENT_BYTES = 512 * 1024;
+const KEY_TYPES = new Set(['RSA', 'EC', 'OKP']);
+
+/** Which key type each allowed algorithm needs (RFC 7518 §3.1, RFC 8037). */
+function keyTypeOf(alg: string): string {
+  if (alg.startsWith('ES')) return 'EC';
+  if (alg === 'EdDSA' || alg === 'Ed25519') return 'OKP';
+  return 'RSA';
+}
+
+/** A public signing key this issuer may use: no private parts, not marked for encryption. */
+function isUsableKey(jwk: unknown, algorithms: readonly string[], keyTypes: ReadonlySet<string>): jwk is JWK {
+  if (typeof jwk !== 'object' || jwk === null) return false;
+  const key = jwk as Record<string, unknown>;
+  if (typeof key['kty'] !== 'string' || !KEY_TYPES.has(key['kty']) || !keyTypes.has(key['kty'])) return false;
+  if ('d' in key) return false;
+  if (key['use'] !== undefined && key['use'] !== 'sig') return false;
+  if (key['alg'] !== undefined && !algorithms.includes(key['alg'] as string)) return false;
+  if (key['kid'] !== undefined && typeof key['kid'] !== 'string') return false;
+  const ops = key['key_ops'];
+  return ops === undefined || (Array.isArray(ops) && ops.includes('verify'));
+}
+
+async function fetchJson(url: string, signal: AbortSignal): Promise<unknown> {
+  const response = await fetch(url, { signal, redirect: 'error', headers: { accept: 'application/json' } });
+  if (response.status !== 200) {
+    await response.body?.cancel();
+    throw new Error(`GET ${url} answered ${response.status}`);
+  }
+  const length = Number(response.headers.get('content-length') ?? 0);
+  if (length > MAX_DOCUMENT_BYTES) {
+    await response.body?.cancel();
+    throw new Error(`GET ${url}: document too large`);
+  }
+  const text = await response.text();
+  if (text.length > MAX_DOCUMENT_BYTES) throw new Error(`GET ${url}: document too large`);
+  return JSON.parse(text) as unknown;
+}
+
+/** OIDC Discovery 1.0 §4: the document's `issuer` must be exactly ours (§4.3). */
+async function discoverJwksUri(issuer: string, signal: AbortSignal): Promise<string> {
+  const url = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+  const doc = await fetchJson(url, signal);
+  if (typeof doc !== 'object' || doc === null) throw new Error('discovery document is not an object');
+  const { issuer: advertised, jwks_uri: jwksUri } = doc as Record<string, unknown>;
+  if (advertised !== issuer) throw new Error('discovery document names another issuer');
+  if (typeof jwksUri !== 'string' || !URL.canParse(jwksUri)) throw new Error('discovery has no jwks_uri');
+  if (!isSecureOrLoopback(jwksUri))
+    throw new Error('discovered jwks_uri must be https (http only on loopback)');
+  return jwksUri;
+}
+
+export function createIssuerKeys(issuer: IssuerConfig, options: IssuerKeysOptions = {}): IssuerKeys {
+  const now = options.now ?? Date.now;
+  const timeoutMs = options.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
+  const cooldownMs = issuer.jwksCooldownSeconds * 1000;
+  const maxAgeMs = issuer.jwksCacheMaxAgeSeconds * 1000;
+  const keyTypes = new Set(issuer.algorithms.map(keyTypeOf));
+  const closing = new AbortController();
+
+  let keys: KeyResolver | undefined;
+  let fetchedAt = 0;
+  let lastAttemptAt: number | undefined;
+  let inFlight: Promise<void> | undefined;
+  let discoveredJwksUri: string | undefined;
+
+  /** A listener that throws must not turn a good fetch into a failed one. */
+  const notify = (result: JwksRefreshResult, error?: unknown): void => {
+    try {
+      options.onRefresh?.(issuer.name, result, error);
+    } catch {
+      // metrics and logs are best-effort here
+    }
+  };
+
+  const mayAttempt = (): boolean => lastAttemptAt === undefined || now() - lastAttemptAt >= cooldownMs;
+
+  async function fetchKeys(): Promise<void> {
+    const signal = AbortSignal.any([closing.signal, AbortSignal.timeout(timeoutMs)]);
+    let jwksUri = issuer.jwksUri ?? discoveredJwksUri;
+    try {
+      jwksUri ??= await discoverJwksUri(issuer.issuer, signal);
+      const doc = await fetchJson(jwksUri, signal);
+      const listed = (doc as { keys?: unknown } | null)?.keys;
+      if (!Array.isArray(listed)) throw new Error('JWKS has no "keys" array');
+      const usable = listed.filter((k) => isUsableKey(k, issuer.algorithms, keyTypes));
+      if (usable.length === 0) throw new Error('JWKS holds no usable signing key');
+      keys = createLocalJWKSet({ keys: usable } satisfies JSONWebKeySet);
+      fetchedAt = now();
+      discoveredJwksUri = issuer.jwksUri ? undefined : jwksUri;
+      notify('ok');
+    } catch (error) {
+      // Rediscover next time: the JWKS may have moved.
+      discoveredJwksUri = undefined;
+      notify('error', error);
+    }
+  }
+
+  /** One fetch at a time; callers arriving while it runs wait for the same one. */
+  function refresh(): Promise<void> {
+    if (inFlight) return inFlight;
+    if (closing.signal.aborted) return Promise.resolve();
+    lastAttemptAt = now();
+    inFlight = fetchKeys().finally(() => {
+      inFlight = undefined;
+    });
+    return inFlight;
+  }
+
+  function refreshIfStale(): void {
+    if (!inFlight && now() - fetchedAt >= maxAgeMs && mayAttempt()) void refresh();
+  }
+
+  async function resolve(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<ResolvedKey> {
+    if (!keys) {
+      if (inFlight) await inFlight;
+      else if (mayAttempt()) await refresh();
+      if (!keys) {
+        throw new GatewayError(
+          'SG_ERR_IDP_UNAVAILABLE',
+          `signing keys of issuer "${issuer.name}" are unavailable`,
+        );
+      }
+    } else {
+      refreshIfStale();
+    }
+    const held = keys;
+    try {
+      return await held(header, token);
+    } catch (error) {
+      if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
+      // Unknown kid: perhaps a rotation. Refetch, bounded by the cooldown.
+      if (inFlight) await inFlight;
+      else if (mayAttempt()) await refresh();
+      if (keys === held) throw error;
+      return keys(header, token);
+    }
+  }
+
+  return {
+    resolve,
+    isReady: () => keys !== undefined,
+    async warm() {
+      if (inFlight) return inFlight;
+      if ((!keys || now() - fetchedAt >= maxAgeMs) && mayAttempt()) return refresh();
+    },
+    close() {
+      closing.abort();
+    },
+  };
+}

@@ -1,0 +1,239 @@
+/**
+ * Bearer JWT verification (RFC 9068 access tokens, RFC 8725 best practices). The issuer is chosen
+ * by the exact unverified `iss`; the signature is then checked with that issuer's keys only, and
+ * every claim is read from the verified payload. jose errors are translated here, at this one
+ * boundary, into the gateway's codes; no `detail` ever quotes the token.
+ *
+ * Hot path: once keys are cached a request costs two base64url+JSON decodes (header and payload,
+ * to pick the issuer), one signature check and, when there is no usable `jti`, one HMAC.
+ */
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
+import { errors, type JWTPayload, type JWTVerifyOptions, jwtVerify } from 'jose';
+import type { IssuerConfig } from '../config/schema.ts';
+import { GatewayError, isGatewayError } from '../errors.ts';
+import { MAX_TOKEN_LENGTH } from './bearer-token.ts';
+import { createIssuerKeys, type IssuerKeys, type JwksRefreshListener } from './issuer-keys.ts';
+import { identityFromClaims } from './presets.ts';
+import type { Identity } from './types.ts';
+
+export interface BearerVerifierOptions {
+  /** HMAC key for token fingerprints (`tokenId` when a token has no usable `jti`). */
+  readonly fingerprintKey: string | Uint8Array;
+  readonly onJwksRefresh?: JwksRefreshListener | undefined;
+  /** Clock in milliseconds since the epoch, for claims and key caching; `Date.now` by default. */
+  readonly now?: (() => number) | undefined;
+  /** Time limit of each discovery or JWKS request (default 5 s). */
+  readonly fetchTimeoutMs?: number | undefined;
+}
+
+export interface BearerVerifier {
+  /**
+   * The identity of a bearer token, or a `GatewayError` (401 codes; `SG_ERR_IDP_UNAVAILABLE`, 503,
+   * when the issuer's keys were never fetched and cannot be). `allowedIssuers` are config names.
+   */
+  verify(token: string, allowedIssuers?: readonly string[]): Promise<Identity>;
+  /** Every issuer's keys have been fetched at least once (for `/readyz`). */
+  isReady(): boolean;
+  /** Fetches keys of every issuer that has none (or stale ones); never throws. */
+  warm(): Promise<void>;
+  close(): void;
+}
+
+interface IssuerEntry {
+  readonly config: IssuerConfig;
+  readonly keys: IssuerKeys;
+  readonly algorithms: ReadonlySet<string>;
+  readonly verifyOptions: JWTVerifyOptions;
+  readonly skewSeconds: number;
+}
+
+/** Header members that would let a token choose its own key (RFC 8725 §3.10). */
+const KEY_HEADERS = ['jwk', 'jku', 'x5u', 'x5c'] as const;
+/** `typ` values of an access token (RFC 9068 §2.1) or a plain JWT (RFC 7519 §5.1). */
+const ACCESS_TOKEN_TYPES = new Set(['jwt', 'application/jwt', 'at+jwt', 'application/at+jwt']);
+/** Payload `typ` values Keycloak gives tokens that are not access tokens. */
+const NON_ACCESS_PAYLOAD_TYPES = new Set(['id', 'refresh', 'offline', 'logout']);
+const SEGMENT = /^[A-Za-z0-9_-]+$/;
+const SAFE_JTI = /^[A-Za-z0-9._~:+=-]{1,128}$/;
+
+const invalid = (detail: string, cause?: unknown): GatewayError =>
+  new GatewayError('SG_ERR_INVALID_TOKEN', detail, cause === undefined ? {} : { cause });
+
+function decodeSegment(segment: string | undefined, what: string): Record<string, unknown> {
+  if (segment === undefined || !SEGMENT.test(segment)) throw invalid(`malformed token ${what}`);
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid(`token ${what} is not JSON`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalid(`token ${what} is not a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Without the payload: jose's claim errors carry it, and logs must not. */
+function claimCause(error: errors.JWTClaimValidationFailed | errors.JWTExpired): Error {
+  return new Error(`${error.code}: ${error.message}`);
+}
+
+/** The one mapping from jose (and anything unexpected) to the gateway's codes. */
+function toGatewayError(error: unknown): GatewayError {
+  if (isGatewayError(error)) return error;
+  if (error instanceof errors.JWTExpired) {
+    return new GatewayError('SG_ERR_TOKEN_EXPIRED', 'token has expired', { cause: claimCause(error) });
+  }
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    const cause = claimCause(error);
+    if (error.claim === 'aud') {
+      return new GatewayError('SG_ERR_WRONG_AUDIENCE', 'token audience is not accepted', { cause });
+    }
+    if (error.claim === 'iss') {
+      return new GatewayError('SG_ERR_WRONG_ISSUER', 'token issuer is not accepted', { cause });
+    }
+    const problem = error.reason === 'missing' ? 'is missing' : 'is not valid';
+    return invalid(`token claim "${error.claim}" ${problem}`, cause);
+  }
+  if (error instanceof errors.JWSSignatureVerificationFailed)
+    return invalid('signature verification failed', error);
+  if (error instanceof errors.JWKSNoMatchingKey)
+    return invalid('no key of the issuer matches the token', error);
+  if (error instanceof errors.JOSEAlgNotAllowed) return invalid('token algorithm is not allowed', error);
+  if (error instanceof errors.JOSENotSupported) return invalid('token uses an unsupported feature', error);
+  return invalid('malformed token', error);
+}
+
+function fingerprint(key: KeyObject, token: string): string {
+  return `fp:${createHmac('sha256', key).update(token).digest('hex').slice(0, 16)}`;
+}
+
+async function verifyWithKeys(
+  token: string,
+  keys: IssuerKeys,
+  verifyOptions: JWTVerifyOptions,
+): Promise<JWTPayload> {
+  try {
+    return (await jwtVerify(token, keys.resolve, verifyOptions)).payload;
+  } catch (error) {
+    // No `kid` and several candidate keys (a rotation overlap): jose leaves trying them to us.
+    if (!(error instanceof errors.JWKSMultipleMatchingKeys)) throw error;
+    for await (const key of error) {
+      try {
+        return (await jwtVerify(token, key, verifyOptions)).payload;
+      } catch (inner) {
+        if (!(inner instanceof errors.JWSSignatureVerificationFailed)) throw inner;
+      }
+    }
+    throw new errors.JWSSignatureVerificationFailed();
+  }
+}
+
+/** Claims an access token must satisfy beyond what jose checks (RFC 9068 §4, RFC 8725 §3.11). */
+function checkVerifiedPayload(payload: JWTPayload, entry: IssuerEntry, nowSeconds: number): void {
+  if (typeof payload.sub !== 'string' || payload.sub === '') throw invalid('token claim "sub" is not valid');
+  if (typeof payload.iat === 'number' && payload.iat > nowSeconds + entry.skewSeconds) {
+    throw invalid('token claim "iat" is in the future');
+  }
+  const typ = payload['typ'];
+  if (
+    Object.hasOwn(payload, 'nonce') ||
+    Object.hasOwn(payload, 'at_hash') ||
+    Object.hasOwn(payload, 'c_hash') ||
+    (typeof typ === 'string' && NON_ACCESS_PAYLOAD_TYPES.has(typ.toLowerCase()))
+  ) {
+    throw invalid('not an access token (ID, refresh or logout token)');
+  }
+}
+
+export function createBearerVerifier(
+  issuers: readonly IssuerConfig[],
+  options: BearerVerifierOptions,
+): BearerVerifier {
+  const now = options.now ?? Date.now;
+  const fingerprintKey = createSecretKey(
+    typeof options.fingerprintKey === 'string' ? Buffer.from(options.fingerprintKey) : options.fingerprintKey,
+  );
+  const byIss = new Map<string, IssuerEntry>();
+  const allAlgorithms = new Set<string>();
+  for (const config of issuers) {
+    if (byIss.has(config.issuer)) {
+      throw new TypeError(
+        `issuers "${byIss.get(config.issuer)!.config.name}" and "${config.name}" share one iss`,
+      );
+    }
+    for (const alg of config.algorithms) allAlgorithms.add(alg);
+    byIss.set(config.issuer, {
+      config,
+      keys: createIssuerKeys(config, {
+        onRefresh: options.onJwksRefresh,
+        now: options.now,
+        fetchTimeoutMs: options.fetchTimeoutMs,
+      }),
+      algorithms: new Set(config.algorithms),
+      skewSeconds: config.clockSkewSeconds,
+      verifyOptions: Object.freeze({
+        issuer: config.issuer,
+        audience: [...config.audiences],
+        algorithms: [...config.algorithms],
+        clockTolerance: config.clockSkewSeconds,
+        requiredClaims: ['exp', 'iss', 'sub'],
+      }),
+    });
+  }
+  const entries = [...byIss.values()];
+
+  async function verifyToken(token: string, allowedIssuers?: readonly string[]): Promise<Identity> {
+    if (typeof token !== 'string') throw invalid('token is not a string');
+    if (token.length > MAX_TOKEN_LENGTH) throw invalid('token too large');
+    const parts = token.split('.');
+    if (parts.length !== 3) throw invalid('token is not a compact JWS');
+    const header = decodeSegment(parts[0], 'header');
+    for (const member of KEY_HEADERS) {
+      if (Object.hasOwn(header, member)) throw invalid(`token header "${member}" is not accepted`);
+    }
+    const alg = header['alg'];
+    if (typeof alg !== 'string' || !allAlgorithms.has(alg)) throw invalid('token algorithm is not allowed');
+    if (header['kid'] !== undefined && typeof header['kid'] !== 'string')
+      throw invalid('token "kid" is not a string');
+    const typ = header['typ'];
+    if (typ !== undefined && (typeof typ !== 'string' || !ACCESS_TOKEN_TYPES.has(typ.toLowerCase()))) {
+      throw invalid('token "typ" is not JWT or at+jwt');
+    }
+    const { iss } = decodeSegment(parts[1], 'payload');
+    const entry = typeof iss === 'string' ? byIss.get(iss) : undefined;
+    if (!entry) throw new GatewayError('SG_ERR_WRONG_ISSUER', 'token issuer is not configured');
+    if (!entry.algorithms.has(alg)) throw invalid('token algorithm is not allowed for its issuer');
+
+    const nowMs = now();
+    // jose reads the system clock unless told otherwise; only an injected clock costs a Date.
+    const verifyOptions = options.now
+      ? { ...entry.verifyOptions, currentDate: new Date(nowMs) }
+      : entry.verifyOptions;
+    const payload = await verifyWithKeys(token, entry.keys, verifyOptions);
+    checkVerifiedPayload(payload, entry, Math.floor(nowMs / 1000));
+    if (allowedIssuers && !allowedIssuers.includes(entry.config.name)) {
+      throw new GatewayError('SG_ERR_WRONG_ISSUER', 'token issuer is not accepted on this route');
+    }
+    const jti = payload.jti;
+    const tokenId = typeof jti === 'string' && SAFE_JTI.test(jti) ? jti : fingerprint(fingerprintKey, token);
+    return identityFromClaims(entry.config, payload, 'bearer', tokenId);
+  }
+
+  return {
+    async verify(token, allowedIssuers) {
+      try {
+        return await verifyToken(token, allowedIssuers);
+      } catch (error) {
+        throw toGatewayError(error);
+      }
+    },
+    isReady: () => entries.every((e) => e.keys.isReady()),
+    async warm() {
+      await Promise.all(entries.map((e) => e.keys.warm()));
+    },
+    close() {
+      for (const e of entries) e.keys.close();
+    },
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * Authorize (preHandler): the route's compiled policy judges the verified identity. A denial is
+ * a 403 naming the failed condition; a refusal to audit (failClosed) is a 503 before forwarding.
+ */
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { GatewayError } from '../errors.ts';
+import type { Subject } from '../policy/types.ts';
+import type { CompiledRouting } from '../policy/routing.ts';
+
+export interface AuthorizeOptions {
+  routing: () => CompiledRouting;
+  audit: AuditLog;
+}
+
+const ANONYMOUS: Subject = Object.freeze({ issuer: '', scopes: [], roles: [], groups: [], claims: {} });
+
+async function authorizePlugin(app: FastifyInstance, options: AuthorizeOptions): Promise<void> {
+  app.addHook('preHandler', async (request) => {
+    const state = request.stepgate;
+    if (!state.match) return;
+    const decide = options.routing().policies[state.match.index]!;
+    const decision = decide(state.identity ?? ANONYMOUS);
+    state.decision = decision;
+    if (!decision.allow) {
+      throw new GatewayError(
+        decision.reason === 'insufficient_scope' ? 'SG_ERR_INSUFFICIENT_SCOPE' : 'SG_ERR_POLICY_DENIED',
+        decision.failed,
+      );
+    }
+    options.audit.preflight();
+  });
+}
+
+export default fp(authorizePlugin, {
+  name: 'stepgate-authorize',
+  dependencies: ['stepgate-authenticate'],
+});

@@ -1,0 +1,116 @@
+/**
+ * The one place errors become HTTP: RFC 9457 problem details with the request id, and the
+ * RFC 6750 challenge on 401/403. Handlers and hooks only throw.
+ */
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { ERRORS, GatewayError, isGatewayError } from '../errors.ts';
+import { bearerChallenge } from '../identity/bearer-token.ts';
+
+export const PROBLEM_TYPE = 'application/problem+json';
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  requestId: string;
+}
+
+export function problemFor(err: GatewayError, requestId: string): Problem {
+  return {
+    type: `urn:stepgate:problem:${err.reason}`,
+    title: ERRORS[err.code].title,
+    status: err.status,
+    detail: err.detail,
+    code: err.code,
+    requestId,
+  };
+}
+
+/** Fastify's own errors, sorted into the catalog; anything unknown is a 500 without details. */
+export function toGatewayError(err: unknown): GatewayError {
+  if (isGatewayError(err)) return err;
+  const code = (err as FastifyError | undefined)?.code;
+  switch (code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new GatewayError('SG_ERR_BODY_TOO_LARGE', undefined, { cause: err });
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_BAD_URL':
+      return new GatewayError('SG_ERR_BAD_REQUEST', undefined, { cause: err });
+    default: {
+      const status = (err as FastifyError | undefined)?.statusCode;
+      if (status === 408) return new GatewayError('SG_ERR_REQUEST_TIMEOUT', undefined, { cause: err });
+      return new GatewayError('SG_ERR_INTERNAL', undefined, { cause: err });
+    }
+  }
+}
+
+function challengeFor(err: GatewayError): string | undefined {
+  if (err.status === 401) {
+    // RFC 6750 §3.1: with no credentials at all, the challenge carries no error code.
+    return err.code === 'SG_ERR_MISSING_TOKEN'
+      ? bearerChallenge()
+      : bearerChallenge('invalid_token', err.detail);
+  }
+  if (err.code === 'SG_ERR_INSUFFICIENT_SCOPE' || err.code === 'SG_ERR_POLICY_DENIED') {
+    return bearerChallenge('insufficient_scope', err.detail);
+  }
+  return undefined;
+}
+
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, err: GatewayError): FastifyReply {
+  if (request.stepgate) request.stepgate.error = err;
+  const challenge = challengeFor(err);
+  if (challenge) reply.header('www-authenticate', challenge);
+  for (const [name, value] of Object.entries(err.headers)) reply.header(name, value);
+  reply.header('cache-control', 'no-store');
+  return reply.code(err.status).type(PROBLEM_TYPE).send(problemFor(err, request.id));
+}
+
+/**
+ * Errors the HTTP parser raises before Fastify sees a request (oversized headers, malformed
+ * request lines): answered with a problem document and reported for the audit log.
+ */
+export function createClientErrorHandler(
+  newRequestId: () => string,
+  onRefused: (requestId: string, err: GatewayError, socket: Socket) => void,
+) {
+  return (error: NodeJS.ErrnoException, socket: Socket): void => {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const code =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? 'SG_ERR_HEADERS_TOO_LARGE'
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? 'SG_ERR_REQUEST_TIMEOUT'
+          : 'SG_ERR_BAD_REQUEST';
+    const err = new GatewayError(code, undefined, { cause: error });
+    const requestId = newRequestId();
+    const body = JSON.stringify(problemFor(err, requestId));
+    socket.end(
+      `HTTP/1.1 ${err.status} ${ERRORS[code].title}\r\nContent-Type: ${PROBLEM_TYPE}\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    onRefused(requestId, err, socket);
+  };
+}
+
+async function errorsPlugin(app: FastifyInstance): Promise<void> {
+  app.setErrorHandler((err, request, reply) => {
+    const gatewayError = toGatewayError(err);
+    if (gatewayError.status >= 500) request.log.error({ err }, 'request failed');
+    return sendProblem(request, reply, gatewayError);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(request, reply, new GatewayError('SG_ERR_NO_ROUTE')),
+  );
+}
+
+export default fp(errorsPlugin, { name: 'stepgate-errors' });

@@ -1,0 +1,85 @@
+/**
+ * Normalize and route: the first two steps of every request. Normalization runs before Fastify's
+ * router sees the URL (`rewriteUrl`), so the router, the policy and the upstream all see one
+ * canonical path; a refused target is remembered and rendered as a 400 here.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { GatewayError, isGatewayError } from '../errors.ts';
+import { normalizeRequestTarget } from '../policy/normalize-path.ts';
+import type { CompiledRouting } from '../policy/routing.ts';
+
+type Normalized = { path: string; search: string } | GatewayError;
+
+/** Where refused request targets are routed: the catch-all, whose hook then throws the 400. */
+const REFUSED_URL = '/';
+
+export interface PathNormalizer {
+  /** Fastify's `rewriteUrl`: returns the canonical URL the router matches. */
+  rewriteUrl(req: IncomingMessage): string;
+  resultFor(req: IncomingMessage): Normalized | undefined;
+}
+
+export function createPathNormalizer(ourAuthorities: ReadonlySet<string>): PathNormalizer {
+  const results = new WeakMap<IncomingMessage, Normalized>();
+  return {
+    rewriteUrl(req) {
+      let result: Normalized;
+      try {
+        result = normalizeRequestTarget(req.url ?? '', ourAuthorities);
+      } catch (err) {
+        result = isGatewayError(err) ? err : new GatewayError('SG_ERR_BAD_PATH', undefined, { cause: err });
+      }
+      results.set(req, result);
+      return isGatewayError(result) ? REFUSED_URL : result.path + result.search;
+    },
+    resultFor: (req) => results.get(req),
+  };
+}
+
+export interface RequestContextOptions {
+  normalizer: PathNormalizer;
+  routing: () => CompiledRouting;
+}
+
+async function requestContextPlugin(app: FastifyInstance, options: RequestContextOptions): Promise<void> {
+  app.decorateRequest('stepgate', null as never);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    const state = {
+      receivedAt: new Date(),
+      startedAt: performance.now(),
+      path: undefined as string | undefined,
+      search: '',
+      match: undefined,
+      identity: undefined,
+      decision: undefined,
+      error: undefined,
+      target: undefined,
+      internal: request.routeOptions.config.internal,
+    };
+    request.stepgate = state;
+    const normalized = options.normalizer.resultFor(request.raw);
+    if (normalized === undefined) throw new GatewayError('SG_ERR_BAD_PATH');
+    if (isGatewayError(normalized)) throw normalized;
+    state.path = normalized.path;
+    state.search = normalized.search;
+    if (state.internal) return;
+    const match = options.routing().table.match(request.method, normalized.path);
+    if (!match) throw new GatewayError('SG_ERR_NO_ROUTE');
+    request.stepgate.match = match;
+  });
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Names a gateway-owned endpoint that is served without routing or policy. */
+    internal?: string;
+  }
+}
+
+export default fp(requestContextPlugin, {
+  name: 'stepgate-request-context',
+  dependencies: ['stepgate-errors'],
+});

@@ -1,0 +1,39 @@
+/**
+ * The one typed request decoration: everything the pipeline learns about a request, in the order
+ * it learns it (normalize → route → authenticate → authorize → forward).
+ */
+import type { GatewayError } from '../errors.ts';
+import type { Identity } from '../identity/types.ts';
+import type { RouteMatch } from '../policy/routes.ts';
+import type { Decision } from '../policy/types.ts';
+
+export interface AuditTarget {
+  name: string;
+  type: 'http' | 'stepfunctions';
+  executionArn?: string;
+  executionName?: string;
+  error?: string;
+}
+
+export interface RequestState {
+  readonly receivedAt: Date;
+  /** `performance.now()` at arrival, for durations. */
+  readonly startedAt: number;
+  /** The canonical path: what the policy judges and what is forwarded. Unset when refused. */
+  path: string | undefined;
+  search: string;
+  match: RouteMatch | undefined;
+  identity: Identity | undefined;
+  decision: Decision | undefined;
+  /** The error the response was rendered from, if any. */
+  error: GatewayError | undefined;
+  target: AuditTarget | undefined;
+  /** Gateway-owned endpoints (`/.well-known/stepgate/jwks.json`) bypass routing and policy. */
+  internal: string | undefined;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    stepgate: RequestState;
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * The admin listener: /metrics, /healthz, /readyz. A separate Fastify app on its own address, so
+ * the public port never serves them.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { BearerVerifier } from '../identity/verify-bearer.ts';
+import type { GatewayMetrics } from '../metrics/metrics.ts';
+
+export interface AdminDeps {
+  readonly metrics: GatewayMetrics;
+  readonly verifier: BearerVerifier;
+  readonly audit: AuditLog;
+}
+
+export function buildAdminApp(deps: AdminDeps): FastifyInstance {
+  const admin = Fastify({ logger: false, forceCloseConnections: true });
+  admin.get('/healthz', async () => ({ status: 'ok' }));
+  admin.get('/readyz', async (_request, reply) => {
+    const checks = {
+      config: true,
+      issuerKeys: deps.verifier.isReady(),
+      audit: await deps.audit.ready(),
+    };
+    const ready = Object.values(checks).every(Boolean);
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
+  });
+  admin.get('/metrics', async (_request, reply) => {
+    reply.type(deps.metrics.registry.contentType);
+    return deps.metrics.registry.metrics();
+  });
+  return admin;
+}
