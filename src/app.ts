@@ -115,6 +115,8 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
           maxHeaderSize: server.maxHeaderBytes,
           headersTimeout: Math.min(server.headersTimeoutMs, server.requestTimeoutMs),
           requestTimeout: server.requestTimeoutMs,
+          // Node checks the time-outs above only this often (30 s by default).
+          connectionsCheckingInterval: Math.min(1000, server.requestTimeoutMs),
           keepAliveTimeout: server.keepAliveTimeoutMs,
           requireHostHeader: true,
         },

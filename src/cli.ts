@@ -1,155 +1,134 @@
 /**
  * `stepgate serve | check | explain | policy test | audit verify | demo`: parses argv and hands
- * over; nothing else lives here. Exit codes: 0 ok, 1 a check failed (deny, mismatch, broken
- * chain), 2 usage or an invalid config.
+ * over to src/commands; nothing else lives here. Exit codes: 0 ok, 1 a check failed (deny,
+ * mismatch, broken chain), 2 usage, an unusable input or an invalid config.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { decodeJwt } from 'jose';
-import { verifyAuditFile } from './audit/verify.ts';
-import { decide } from './commands/decide.ts';
-import { loadPolicyFixtures, runPolicyFixtures } from './commands/policy-test.ts';
-import { serve } from './commands/serve.ts';
+import { auditVerify } from './commands/audit-verify.ts';
+import { explain } from './commands/explain.ts';
+import { InputError } from './commands/input-error.ts';
+import { policyTest } from './commands/policy-test.ts';
 import { loadConfigFile } from './config/load.ts';
 import { ConfigError } from './errors.ts';
-import { compileRouting } from './policy/routing.ts';
 
 const USAGE = `usage:
   stepgate serve [--config FILE]
   stepgate check [--config FILE]
-  stepgate explain [--config FILE] --method M --path P (--claims FILE.json | --token JWT) [--issuer NAME]
+  stepgate explain [--config FILE] --method M --path P [--claims FILE.json | --token JWT] [--issuer NAME]
   stepgate policy test FILE [--config FILE]
   stepgate audit verify FILE
   stepgate demo
 
---config defaults to $STEPGATE_CONFIG, else config/gateway.yaml.`;
+--config defaults to $STEPGATE_CONFIG, else config/gateway.yaml.
+explain without --claims or --token explains an anonymous request.`;
 
 class UsageError extends Error {}
 
-function configPath(value: string | undefined): string {
-  return value ?? process.env['STEPGATE_CONFIG'] ?? 'config/gateway.yaml';
+function defaultConfigPath(): string {
+  return process.env['STEPGATE_CONFIG'] || 'config/gateway.yaml';
 }
 
-function options<const T extends Record<string, { type: 'string' }>>(args: string[], extra: T = {} as T) {
+type StringOptions = Record<string, { type: 'string' }>;
+
+/**
+ * Parses `args` with `--config` and `extra`; refuses unknown options and more than `maxPositionals`
+ * positionals, so `stepgate check my.yaml` is not quietly a check of the default config.
+ */
+function options<const T extends StringOptions>(args: string[], extra: T = {} as T, maxPositionals = 0) {
+  const parsed = parse(args, { config: { type: 'string' as const }, ...extra });
+  const unexpected = parsed.positionals[maxPositionals];
+  if (unexpected !== undefined) {
+    const hint =
+      maxPositionals === 0 && /\.ya?ml$/i.test(unexpected) ? ` (did you mean --config ${unexpected}?)` : '';
+    throw new UsageError(`unexpected argument "${unexpected}"${hint}`);
+  }
+  return parsed;
+}
+
+function parse<const T extends StringOptions>(args: string[], spec: T) {
   try {
-    const spec = { config: { type: 'string' as const }, ...extra };
     return parseArgs({ args, options: spec, allowPositionals: true, strict: true });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
 }
 
-function explain(args: string[]): number {
-  const { values } = options(args, {
-    method: { type: 'string' },
-    path: { type: 'string' },
-    claims: { type: 'string' },
-    token: { type: 'string' },
-    issuer: { type: 'string' },
-  });
-  if (!values.method || !values.path) throw new UsageError('explain needs --method and --path');
-  if (values.claims && values.token) throw new UsageError('give --claims or --token, not both');
-  const config = loadConfigFile(configPath(values.config));
-  let claims: Record<string, unknown> | undefined;
-  try {
-    if (values.claims) claims = JSON.parse(readFileSync(values.claims, 'utf8')) as Record<string, unknown>;
-    if (values.token) claims = decodeJwt(values.token);
-  } catch (err) {
-    throw new UsageError(`cannot read the claims: ${(err as Error).message}`);
+async function run(command: string | undefined, rest: string[]): Promise<number> {
+  switch (command) {
+    case 'serve': {
+      const { values } = options(rest);
+      const config = loadConfigFile(values.config ?? defaultConfigPath());
+      // Imported here so `check`, `explain` … do not load the server.
+      const { serve } = await import('./commands/serve.ts');
+      await serve(config);
+      return -1;
+    }
+    case 'check': {
+      const { values } = options(rest);
+      const file = values.config ?? defaultConfigPath();
+      loadConfigFile(file);
+      process.stdout.write(`${file}: valid\n`);
+      return 0;
+    }
+    case 'explain': {
+      const { values } = options(rest, {
+        method: { type: 'string' },
+        path: { type: 'string' },
+        claims: { type: 'string' },
+        token: { type: 'string' },
+        issuer: { type: 'string' },
+      });
+      if (!values.method || !values.path) throw new UsageError('explain needs --method and --path');
+      if (values.claims !== undefined && values.token !== undefined) {
+        throw new UsageError('give --claims or --token, not both');
+      }
+      return explain({
+        configFile: values.config ?? defaultConfigPath(),
+        method: values.method,
+        path: values.path,
+        ...(values.claims !== undefined ? { claimsFile: values.claims } : {}),
+        ...(values.token !== undefined ? { token: values.token } : {}),
+        ...(values.issuer !== undefined ? { issuer: values.issuer } : {}),
+      });
+    }
+    case 'policy': {
+      if (rest[0] !== 'test') throw new UsageError('did you mean: stepgate policy test FILE');
+      const { values, positionals } = options(rest.slice(1), {}, 1);
+      const file = positionals[0];
+      if (!file) throw new UsageError('policy test needs a fixtures FILE');
+      return policyTest(file, values.config, defaultConfigPath());
+    }
+    case 'audit': {
+      if (rest[0] !== 'verify') throw new UsageError('did you mean: stepgate audit verify FILE');
+      const args = rest.slice(1);
+      if (args.length !== 1 || args[0]!.startsWith('-')) throw new UsageError('audit verify needs one FILE');
+      return await auditVerify(args[0]!);
+    }
+    case 'demo': {
+      options(rest);
+      const { runDemo } = await import('./dev/demo.ts');
+      await runDemo();
+      return -1;
+    }
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    case undefined:
+      throw new UsageError('no command given');
+    default:
+      throw new UsageError(`unknown command "${command}"`);
   }
-  const outcome = decide(config, compileRouting(config.routes), {
-    method: values.method,
-    path: values.path,
-    ...(claims ? { claims } : {}),
-    ...(values.issuer ? { issuer: values.issuer } : {}),
-  });
-  const lines = [
-    `request:  ${values.method.toUpperCase()} ${values.path}`,
-    `path:     ${outcome.path ?? '(refused)'}`,
-    `route:    ${outcome.route ? `${outcome.route.name} (routes[${outcome.route.index}], target ${outcome.route.target})` : '(none)'}`,
-  ];
-  if (outcome.identity) {
-    const id = outcome.identity;
-    lines.push(`caller:   ${id.issuer}/${id.sub}${id.clientId ? ` (client ${id.clientId})` : ''}`);
-    lines.push(`scopes:   ${id.scopes.join(' ') || '-'}`);
-    lines.push(`roles:    ${id.roles.join(' ') || '-'}`);
-    lines.push(`groups:   ${id.groups.join(' ') || '-'}`);
-  }
-  lines.push(
-    `decision: ${outcome.decision} (${outcome.reason})${outcome.failed ? ` — ${outcome.failed}` : ''}`,
-  );
-  if (values.token) lines.push('note:     the token signature was not checked; explain sends nothing');
-  process.stdout.write(`${lines.join('\n')}\n`);
-  return outcome.decision === 'allow' ? 0 : 1;
 }
 
-function policyTest(args: string[]): number {
-  const { values, positionals } = options(args);
-  const file = positionals[0];
-  if (!file) throw new UsageError('policy test needs a fixtures FILE');
-  const { config, fixtures } = loadPolicyFixtures(file, values.config);
-  const results = runPolicyFixtures(config, fixtures);
-  for (const r of results) {
-    process.stdout.write(
-      r.ok ? `ok    ${r.name}\n` : `FAIL  ${r.name}\n      want ${r.want}\n      got  ${r.got}\n`,
-    );
-  }
-  const failed = results.filter((r) => !r.ok).length;
-  process.stdout.write(`${results.length - failed} passed, ${failed} failed\n`);
-  return failed === 0 ? 0 : 1;
-}
-
-async function auditVerify(args: string[]): Promise<number> {
-  const file = args[0];
-  if (!file || args.length > 1) throw new UsageError('audit verify needs one FILE');
-  const result = await verifyAuditFile(file);
-  if (result.ok) {
-    process.stdout.write(`intact: ${result.lines} records, hash chain unbroken\n`);
-    return 0;
-  }
-  process.stdout.write(`broken at line ${result.brokenLine}: ${result.message}\n`);
-  return 1;
-}
-
+/** Runs one command; returns its exit code, or -1 when a server now owns the process. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
-    switch (command) {
-      case 'serve': {
-        const { values } = options(rest);
-        await serve(loadConfigFile(configPath(values.config)));
-        return -1;
-      }
-      case 'check': {
-        const { values } = options(rest);
-        const file = configPath(values.config);
-        loadConfigFile(file);
-        process.stdout.write(`${file}: valid\n`);
-        return 0;
-      }
-      case 'explain':
-        return explain(rest);
-      case 'policy':
-        if (rest[0] !== 'test') throw new UsageError('did you mean: stepgate policy test FILE');
-        return policyTest(rest.slice(1));
-      case 'audit':
-        if (rest[0] !== 'verify') throw new UsageError('did you mean: stepgate audit verify FILE');
-        return await auditVerify(rest.slice(1));
-      case 'demo': {
-        const { runDemo } = await import('./dev/demo.ts');
-        await runDemo();
-        return -1;
-      }
-      case undefined:
-      case '-h':
-      case '--help':
-        process.stdout.write(`${USAGE}\n`);
-        return command === undefined ? 2 : 0;
-      default:
-        throw new UsageError(`unknown command "${command}"`);
-    }
+    return await run(command, rest);
   } catch (err) {
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || err instanceof InputError) {
       process.stderr.write(`${err.message}\n`);
       return 2;
     }

@@ -8,6 +8,7 @@ import type { Config, IssuerConfig } from '../config/schema.ts';
 import { type Reason, isGatewayError } from '../errors.ts';
 import { identityFromClaims } from '../identity/presets.ts';
 import type { Identity } from '../identity/types.ts';
+import { describeClaimValue } from '../policy/describe.ts';
 import { normalizeRequestTarget } from '../policy/normalize-path.ts';
 import type { CompiledRouting } from '../policy/routing.ts';
 
@@ -53,13 +54,12 @@ export function decide(config: Config, routing: CompiledRouting, input: DecideIn
   if (!input.claims) return { decision: 'deny', reason: 'missing_token', path, route };
   const issuer = findIssuer(config, input);
   if (!issuer) {
-    return {
-      decision: 'deny',
-      reason: 'wrong_issuer',
-      failed: 'no configured issuer matches the claims',
-      path,
-      route,
-    };
+    const iss = input.claims.iss;
+    let failed: string;
+    if (input.issuer !== undefined) failed = `no issuer named ${describeClaimValue(input.issuer)}`;
+    else if (typeof iss === 'string') failed = `no configured issuer has iss ${describeClaimValue(iss)}`;
+    else failed = 'the claims have no "iss" and no issuer was named';
+    return { decision: 'deny', reason: 'wrong_issuer', failed, path, route };
   }
   if (typeof input.claims.sub !== 'string') {
     return { decision: 'deny', reason: 'invalid_token', failed: 'the claims have no "sub"', path, route };

@@ -10,15 +10,9 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import {
-  type CryptoKey,
-  exportJWK,
-  exportSPKI,
-  generateKeyPair,
-  type JWK,
-  type JWTHeaderParameters,
-} from 'jose';
+import type { JWK, JWTHeaderParameters } from 'jose';
 import type { IssuerConfig } from '../../src/config/schema.ts';
+import { createSigningKey, type SigningKey } from '../../src/dev/signing-key.ts';
 
 /** Header members a test may set; `undefined` removes a default one (e.g. `typ`). */
 export type TokenHeader = Partial<Record<keyof JWTHeaderParameters, unknown>> & Record<string, unknown>;
@@ -46,33 +40,7 @@ export function issuerConfig(
   };
 }
 
-export interface SigningKey {
-  readonly kid: string;
-  readonly alg: 'RS256' | 'ES256';
-  readonly privateKey: CryptoKey;
-  /** Public JWK with `kid`, `alg` and `use`, as a JWKS lists it. */
-  readonly publicJwk: JWK;
-  /** The private JWK (oidc-provider's `jwks` wants these). */
-  readonly privateJwk: JWK;
-  /** SPKI PEM of the public key: the classic HS256 confusion secret. */
-  readonly publicPem: string;
-}
-
-export async function createSigningKey(
-  alg: 'RS256' | 'ES256' = 'RS256',
-  kid = randomUUID(),
-): Promise<SigningKey> {
-  const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
-  const meta = { kid, alg, use: 'sig' };
-  return {
-    kid,
-    alg,
-    privateKey,
-    publicJwk: { ...(await exportJWK(publicKey)), ...meta },
-    privateJwk: { ...(await exportJWK(privateKey)), ...meta },
-    publicPem: await exportSPKI(publicKey),
-  };
-}
+export { createSigningKey, type SigningKey };
 
 const b64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
 
