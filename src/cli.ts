@@ -128,8 +128,12 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await run(command, rest);
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof InputError) {
+    if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof InputError) {
+      process.stderr.write(`stepgate: ${err.message}\n`);
       return 2;
     }
     if (err instanceof UsageError) {

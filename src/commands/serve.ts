@@ -17,7 +17,13 @@ export interface RunningGateway {
 export async function startGateway(config: Config, deps: GatewayDeps = {}): Promise<RunningGateway> {
   const app = await buildGateway(config, deps);
   const url = await app.listen({ host: config.server.host, port: config.server.port });
-  const adminUrl = await app.stepgate.admin.listen({ host: config.admin.host, port: config.admin.port });
+  let adminUrl: string;
+  try {
+    adminUrl = await app.stepgate.admin.listen({ host: config.admin.host, port: config.admin.port });
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
   let stopping: Promise<void> | undefined;
   return {
     app,

@@ -91,16 +91,40 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** A copy of `document` without the keys at `paths` (each a list of keys from the root). */
+function withoutKeys(document: unknown, paths: readonly (readonly PropertyKey[])[]): unknown {
+  const copy = structuredClone(document) as Record<PropertyKey, unknown>;
+  for (const path of paths) {
+    let node: unknown = copy;
+    for (const key of path.slice(0, -1)) node = (node as Record<PropertyKey, unknown> | undefined)?.[key];
+    if (node && typeof node === 'object') delete (node as Record<PropertyKey, unknown>)[path.at(-1)!];
+  }
+  return copy;
+}
+
 /** Validates an already-parsed document. Throws `ConfigError` listing every problem. */
 export function parseConfig(document: unknown, env: Env = process.env): Config {
-  const problems: ConfigProblem[] = [];
-  const interpolated = interpolateEnv(document ?? {}, env, problems);
+  const envProblems: ConfigProblem[] = [];
+  const interpolated = interpolateEnv(document ?? {}, env, envProblems);
   const result = configSchema.safeParse(interpolated);
   if (!result.success) {
-    problems.push(...result.error.issues.flatMap(describeIssue));
+    // A missing variable already names its key; the schema's complaint about `${VAR}` adds nothing.
+    const envPaths = new Set(envProblems.map((p) => p.path));
+    const problems = [...envProblems, ...result.error.issues.flatMap(describeIssue).filter((p) => !envPaths.has(p.path))];
+    // Unknown keys alone still let the cross-checks run, so one pass reports everything.
+    const issues = result.error.issues;
+    if (issues.every((issue) => issue.code === 'unrecognized_keys')) {
+      const stripped = configSchema.safeParse(
+        withoutKeys(
+          interpolated,
+          issues.flatMap((issue) => (issue.code === 'unrecognized_keys' ? issue.keys.map((k) => [...issue.path, k]) : [])),
+        ),
+      );
+      if (stripped.success) problems.push(...crossCheck(stripped.data));
+    }
     throw new ConfigError(problems);
   }
-  problems.push(...crossCheck(result.data));
+  const problems = [...envProblems, ...crossCheck(result.data)];
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(result.data);
 }

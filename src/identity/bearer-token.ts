@@ -74,7 +74,10 @@ export function extractBearer(
 
 /** RFC 6750 §3: error_description is limited to %x20-21 / %x23-5B / %x5D-7E. */
 function quotable(text: string): string {
-  return text.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, ' ').slice(0, 200);
+  return text
+    .replaceAll('"', "'")
+    .replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, ' ')
+    .slice(0, 200);
 }
 
 /**

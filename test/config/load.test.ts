@@ -49,7 +49,12 @@ describe('config', () => {
         ],
       }),
     );
-    assert.deepEqual(found, ['routes[1].alow: unknown key', 'routes[2].allow.claimz: unknown key']);
+    assert.deepEqual(found, [
+      'routes[1].alow: unknown key',
+      'routes[2].allow.claimz: unknown key',
+      'routes[1].target: no target named "ordres"',
+      'routes[1].allow: is required unless the route is public: nothing is allowed by accident',
+    ]);
   });
 
   it('rejects a dangling target, an unknown issuer and an allow with nothing in it', () => {

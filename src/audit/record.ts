@@ -1,0 +1,187 @@
+/**
+ * The audit record (DESIGN.md "Audit record"): one JSON line per request, allowed or denied.
+ * `buildAuditRecord` is the only way a record is made, so every field is capped and scrubbed in
+ * one place: no token, cookie, `Authorization` value or secret ever reaches a sink.
+ */
+import type { StepFunctionsTargetConfig, HttpTargetConfig } from '../config/schema.ts';
+import type { Reason } from '../errors.ts';
+import type { AuthMethod, Identity } from '../identity/types.ts';
+import { CAPS, copyClaimValue, text, textList, TRUNCATED_MARKER, toJsonLine } from './sanitize.ts';
+
+export interface AuditHttp {
+  readonly method: string;
+  /** The normalized path, without the query string (which can carry codes and tokens). */
+  readonly path: string;
+  readonly route?: string;
+  readonly sourceIp: string;
+  readonly userAgent: string;
+}
+
+export interface AuditCaller {
+  readonly issuer: string;
+  readonly iss: string;
+  readonly sub: string;
+  readonly clientId?: string;
+  readonly authMethod: AuthMethod;
+  readonly scopes: readonly string[];
+  readonly roles: readonly string[];
+  readonly groups: readonly string[];
+  /** The token's `jti` or a keyed-hash prefix of it; never the token. */
+  readonly tokenId: string;
+  /** Only the claims named in `audit.claims`, keyed by the configured (dotted) path. */
+  readonly claims: Readonly<Record<string, unknown>>;
+}
+
+export interface AuditTarget {
+  readonly name: string;
+  readonly type: HttpTargetConfig['type'] | StepFunctionsTargetConfig['type'];
+  readonly executionArn?: string;
+  readonly executionName?: string;
+  /** The upstream's or AWS's error, when the forward failed. */
+  readonly error?: string;
+}
+
+/** One line of the audit log. Field order is the order written. */
+export interface AuditRecord {
+  readonly v: 1;
+  readonly time: string;
+  readonly requestId: string;
+  readonly decision: 'allow' | 'deny';
+  readonly reason: Reason;
+  /** The condition that failed, for a denied request. */
+  readonly failed?: string;
+  readonly status: number;
+  readonly durationMs: number;
+  readonly http: AuditHttp;
+  readonly caller?: AuditCaller;
+  readonly target?: AuditTarget;
+  /** sha256 of the routes and policies that decided. */
+  readonly policyVersion: string;
+  /** Set by the audit log when `hashChain` is on (see chain.ts). */
+  readonly prevHash?: string;
+  readonly hash?: string;
+}
+
+/** What the request pipeline knows about a request; raw values, scrubbed by `buildAuditRecord`. */
+export interface AuditInput {
+  /** Defaults to now. */
+  readonly time?: Date;
+  readonly requestId: string;
+  readonly decision: 'allow' | 'deny';
+  readonly reason: Reason;
+  readonly failed?: string;
+  readonly status: number;
+  readonly durationMs: number;
+  readonly http: {
+    readonly method: string;
+    /** Path as received or normalized; anything from `?` or `#` on is dropped. */
+    readonly path: string;
+    readonly route?: string;
+    readonly sourceIp: string;
+    readonly userAgent?: string;
+  };
+  readonly identity?: Identity;
+  readonly target?: AuditTarget;
+  readonly policyVersion: string;
+}
+
+export interface BuildAuditRecordOptions {
+  /** `audit.claims`: claim names or dotted paths to copy into `caller.claims`. */
+  readonly claims: readonly string[];
+}
+
+/** Builds a record in which every string is capped and every claim value is safe to keep. */
+export function buildAuditRecord(input: AuditInput, options: BuildAuditRecordOptions): AuditRecord {
+  const { http } = input;
+  const rawPath = typeof http.path === 'string' ? http.path : '';
+  const query = rawPath.search(/[?#]/);
+  // Assigned in DESIGN.md's field order, which is the order a line shows.
+  const record: Record<string, unknown> = {
+    v: 1,
+    time: (input.time ?? new Date()).toISOString(),
+    requestId: text(input.requestId),
+    decision: input.decision === 'allow' ? 'allow' : 'deny',
+    reason: input.reason,
+  };
+  if (input.failed !== undefined) record['failed'] = text(input.failed);
+  record['status'] = Number.isInteger(input.status) ? input.status : 0;
+  record['durationMs'] = Number.isFinite(input.durationMs) ? Math.round(input.durationMs * 1000) / 1000 : 0;
+  const method = text(http.method, 32);
+  const path = text(query === -1 ? rawPath : rawPath.slice(0, query), CAPS.path);
+  const sourceIp = text(http.sourceIp, 64);
+  const userAgent = text(http.userAgent ?? '', CAPS.userAgent);
+  const auditHttp: AuditHttp =
+    http.route === undefined
+      ? { method, path, sourceIp, userAgent }
+      : { method, path, route: text(http.route), sourceIp, userAgent };
+  record['http'] = auditHttp;
+  if (input.identity) record['caller'] = buildCaller(input.identity, options.claims);
+  if (input.target) record['target'] = buildTarget(input.target);
+  record['policyVersion'] = text(input.policyVersion);
+  return record as unknown as AuditRecord;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+function buildCaller(identity: Identity, claimPaths: readonly string[]): AuditCaller {
+  return {
+    issuer: text(identity.issuer),
+    iss: text(identity.iss),
+    sub: text(identity.sub),
+    ...(identity.clientId === undefined ? {} : { clientId: text(identity.clientId) }),
+    authMethod: identity.authMethod === 'session' ? 'session' : 'bearer',
+    scopes: textList(identity.scopes),
+    roles: textList(identity.roles),
+    groups: textList(identity.groups),
+    tokenId: text(identity.tokenId, 128),
+    claims: selectClaims(identity.claims, claimPaths),
+  };
+}
+
+function buildTarget(target: AuditTarget): AuditTarget {
+  const out: Mutable<AuditTarget> = {
+    name: text(target.name),
+    type: target.type === 'stepfunctions' ? 'stepfunctions' : 'http',
+  };
+  if (target.executionArn !== undefined) out.executionArn = text(target.executionArn, 512);
+  if (target.executionName !== undefined) out.executionName = text(target.executionName);
+  if (target.error !== undefined) out.error = text(target.error, CAPS.error);
+  return out;
+}
+
+/**
+ * Copies the configured claims. A path is first looked up as a key (namespaced claims such as
+ * `https://example.com/roles` contain dots), then as a dotted path through nested objects.
+ */
+export function selectClaims(
+  claims: Readonly<Record<string, unknown>>,
+  paths: readonly string[],
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  let budget = CAPS.claimsChars;
+  for (const path of paths.slice(0, CAPS.items)) {
+    const value = copyClaimValue(lookup(claims, path));
+    if (value === undefined) continue;
+    const size = path.length + JSON.stringify(value).length;
+    out[path] = size <= budget ? value : TRUNCATED_MARKER;
+    budget -= Math.min(size, budget);
+  }
+  return out;
+}
+
+function lookup(claims: Readonly<Record<string, unknown>>, path: string): unknown {
+  if (Object.hasOwn(claims, path)) return claims[path];
+  let node: unknown = claims;
+  for (const part of path.split('.')) {
+    if (node === null || typeof node !== 'object' || Array.isArray(node) || !Object.hasOwn(node, part)) {
+      return undefined;
+    }
+    node = (node as Record<string, unknown>)[part];
+  }
+  return node;
+}
+
+/** The record as the one line a sink writes (without `\n`); see `toJsonLine`. */
+export function serializeRecord(record: AuditRecord): string {
+  return toJsonLine(record);
+}

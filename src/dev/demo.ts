@@ -1,0 +1,246 @@
+/**
+ * `stepgate demo` (`npm start`): the embedded IdP, the echo upstream and the gateway, wired by
+ * config/demo.yaml, and a banner of curl lines that work as printed in a POSIX shell. The config
+ * is the one source of the addresses: the IdP and the upstream listen where it says they are.
+ */
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import type { GatewayDeps } from '../app.ts';
+import { type RunningGateway, startGateway } from '../commands/serve.ts';
+import { type Env, loadConfigFile } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import { ConfigError } from '../errors.ts';
+import { type EmbeddedIdp, type IdpClient, startEmbeddedIdp } from './idp.ts';
+import { type EchoUpstream, startEchoUpstream } from './upstream.ts';
+
+const PACKAGE_ROOT = join(import.meta.dirname, '..', '..');
+export const DEMO_CONFIG_FILE = join(PACKAGE_ROOT, 'config', 'demo.yaml');
+
+export const DEMO_CLIENTS: readonly IdpClient[] = [
+  {
+    clientId: 'ci-bot',
+    clientSecret: 'ci-bot-secret',
+    scope: 'orders:read orders:write',
+    realmRoles: ['deployer'],
+    groups: ['platform'],
+    email: 'ci-bot@example.com',
+  },
+  {
+    clientId: 'reader',
+    clientSecret: 'reader-secret',
+    scope: 'orders:read',
+    realmRoles: ['viewer'],
+    groups: ['support'],
+    email: 'reader@example.com',
+  },
+];
+
+export interface DemoOptions {
+  /** Reads config/demo.yaml's `${VAR}`s (ports, audit file); default `process.env`. */
+  readonly env?: Env;
+  /** The directory the printed commands are for; default where npm was started, else the cwd. */
+  readonly cwd?: string;
+  /** Passed to the gateway (tests capture its audit and log output). */
+  readonly gatewayDeps?: GatewayDeps;
+}
+
+/** The printed shell commands, each exactly as it appears in the banner. */
+export interface DemoCommands {
+  readonly token: string;
+  readonly allowed: string;
+  readonly refused: string;
+  readonly unauthenticated: string;
+  readonly metrics: string;
+  readonly auditVerify: string;
+}
+
+export interface RunningDemo {
+  readonly config: Config;
+  readonly idp: EmbeddedIdp;
+  readonly upstream: EchoUpstream;
+  readonly gateway: RunningGateway;
+  /** The audit file the gateway appends to (absolute). */
+  readonly auditFile: string;
+  readonly commands: DemoCommands;
+  /** What `runDemo` prints. */
+  readonly banner: string;
+  /** Stops the gateway (in-flight requests finish, the audit log is flushed), then the rest. */
+  stop(): Promise<void>;
+}
+
+/** Single-quotes a word for a POSIX shell when it needs it. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/** A path as the user should type it from `base`: relative when inside it, else absolute. */
+function displayPath(path: string, base: string): string {
+  const rel = relative(base, path);
+  return shellWord(rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path);
+}
+
+/** An address in use is a problem of the config (or its env overrides), named as such. */
+async function listening<T>(start: () => Promise<T>, keyPath: string, what: string, variable: string) {
+  try {
+    return await start();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    const message = `${what}: the address is in use; stop what holds it or set ${variable}`;
+    throw new ConfigError([{ path: keyPath, message }], { cause: err });
+  }
+}
+
+function demoParts(config: Config) {
+  const issuer = config.issuers[0];
+  const target = config.targets['orders'];
+  const auditSink = config.audit.sinks.find((s) => s.type === 'file');
+  if (
+    !issuer ||
+    (issuer.preset !== 'keycloak' && issuer.preset !== 'okta') ||
+    target?.type !== 'http' ||
+    !auditSink
+  ) {
+    throw new ConfigError([
+      {
+        path: '',
+        message: 'the demo needs a keycloak or okta issuer, an http target "orders" and a file audit sink',
+      },
+    ]);
+  }
+  return {
+    issuer,
+    preset: issuer.preset,
+    issuerUrl: new URL(issuer.issuer),
+    targetUrl: new URL(target.url),
+    auditSink,
+  };
+}
+
+function describeCommands(demo: {
+  idp: EmbeddedIdp;
+  gateway: RunningGateway;
+  auditFile: string;
+  cwd: string;
+}): DemoCommands {
+  const { idp, gateway } = demo;
+  const orders = `${gateway.url}/api/orders/42`;
+  const bin = join(PACKAGE_ROOT, 'bin', 'stepgate.js');
+  return {
+    token:
+      `TOKEN=$(curl -s -u reader:reader-secret -d grant_type=client_credentials -d scope=orders:read ` +
+      `${idp.tokenEndpoint} | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')`,
+    allowed: `curl -i -H "Authorization: Bearer $TOKEN" ${orders}`,
+    refused: `curl -i -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"quantity":1}' ${orders}`,
+    unauthenticated: `curl -i ${orders}`,
+    metrics: `curl -s ${gateway.adminUrl}/metrics | grep stepgate_requests_total`,
+    auditVerify: `node ${displayPath(bin, demo.cwd)} audit verify ${displayPath(demo.auditFile, demo.cwd)}`,
+  };
+}
+
+function renderBanner(demo: Omit<RunningDemo, 'banner' | 'stop'>, cwd: string): string {
+  const { idp, gateway, upstream, commands } = demo;
+  const clients = DEMO_CLIENTS.map((c) => `${c.clientId}/${c.clientSecret} (${c.scope})`).join(', ');
+  return `
+stepgate demo is running
+  gateway   ${gateway.url}   (metrics and health: ${gateway.adminUrl})
+  IdP       ${idp.issuer}   (Keycloak-shaped; clients ${clients})
+  upstream  ${upstream.url}   (answers with the request it received)
+  audit     stdout and ${displayPath(demo.auditFile, cwd)}
+
+Try it in a POSIX shell, from this directory:
+  # 1. a client-credentials token for "reader", who may only read
+  ${commands.token}
+  # 2. allowed (200): the upstream's echo shows the X-Stepgate-* identity headers
+  ${commands.allowed}
+  # 3. refused (403 insufficient_scope): reader may not write
+  ${commands.refused}
+  # 4. no token (401)
+  ${commands.unauthenticated}
+  # 5. what the gateway counted
+  ${commands.metrics}
+  # 6. the audit log's hash chain is intact
+  ${commands.auditVerify}
+
+Ctrl-C stops everything.
+`;
+}
+
+/** Starts the IdP, the upstream and the gateway of config/demo.yaml; prints nothing. */
+export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo> {
+  const cwd = options.cwd ?? process.env['INIT_CWD'] ?? process.cwd();
+  // The audit file belongs next to the package (.stepgate-demo/ is gitignored), wherever it runs.
+  const env: Env = {
+    STEPGATE_DEMO_AUDIT_FILE: join(PACKAGE_ROOT, '.stepgate-demo', 'audit.jsonl'),
+    ...(options.env ?? process.env),
+  };
+  const config = loadConfigFile(DEMO_CONFIG_FILE, env);
+  const { issuer, preset, issuerUrl, targetUrl, auditSink } = demoParts(config);
+  const started: { close(): Promise<void> }[] = [];
+  try {
+    const idp = await listening(
+      () =>
+        startEmbeddedIdp({
+          preset,
+          clients: DEMO_CLIENTS,
+          host: issuerUrl.hostname,
+          port: Number(issuerUrl.port || 80),
+          path: issuerUrl.pathname,
+          audience: issuer.audiences[0]!,
+        }),
+      'issuers[0].issuer',
+      `${issuerUrl.host} (the embedded IdP)`,
+      'STEPGATE_DEMO_IDP_PORT',
+    );
+    started.push(idp);
+    if (idp.issuer !== issuer.issuer)
+      throw new Error(`the IdP is ${idp.issuer}, the config trusts ${issuer.issuer}`);
+    const upstream = await listening(
+      () => startEchoUpstream({ host: targetUrl.hostname, port: Number(targetUrl.port || 80) }),
+      'targets.orders.url',
+      `${targetUrl.host} (the demo upstream)`,
+      'STEPGATE_DEMO_UPSTREAM_PORT',
+    );
+    started.push(upstream);
+    const gateway = await listening(
+      () => startGateway(config, options.gatewayDeps),
+      'server.port',
+      `${config.server.host}:${config.server.port} or ${config.admin.host}:${config.admin.port} (the gateway)`,
+      'STEPGATE_DEMO_PORT / STEPGATE_DEMO_ADMIN_PORT',
+    );
+    const auditFile = resolve(auditSink.path);
+    const parts = { config, idp, upstream, gateway, auditFile };
+    const commands = describeCommands({ ...parts, cwd });
+    let stopping: Promise<void> | undefined;
+    return {
+      ...parts,
+      commands,
+      banner: renderBanner({ ...parts, commands }, cwd),
+      stop() {
+        stopping ??= gateway.stop().finally(() => Promise.all([upstream.close(), idp.close()]));
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await Promise.allSettled(started.map((s) => s.close()));
+    throw err;
+  }
+}
+
+/** `stepgate demo`: starts the demo, prints the banner, and stops cleanly on SIGINT/SIGTERM. */
+export async function runDemo(
+  options: DemoOptions & { readonly out?: NodeJS.WritableStream } = {},
+): Promise<RunningDemo> {
+  const demo = await startDemo(options);
+  (options.out ?? process.stdout).write(demo.banner);
+  const shutdown = (): void => {
+    demo.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`stepgate demo: stop failed: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+  return demo;
+}

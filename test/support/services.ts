@@ -1,0 +1,26 @@
+/**
+ * Services some tests need beyond the project's own: Redis and Chromium. `npm test`
+ * (scripts/test.ts) finds or starts them and passes their addresses in the environment. Without
+ * them a developer's run skips just those tests, saying what and why; in CI (`CI=true`) a
+ * missing service fails the run instead, so nothing is skipped there.
+ */
+import type { TestContext } from 'node:test';
+
+function requireService(t: TestContext, env: string, what: string): string | undefined {
+  const value = process.env[env];
+  if (value) return value;
+  const why = `${what} is not available (${env} is unset; npm test sets it when it finds one)`;
+  if (process.env['CI'] === 'true') throw new Error(`${why}; in CI nothing may be skipped`);
+  t.skip(why);
+  return undefined;
+}
+
+/** A Redis URL for tests, or skips the test (outside CI). Tests use their own key prefix. */
+export function redisUrl(t: TestContext): string | undefined {
+  return requireService(t, 'STEPGATE_TEST_REDIS_URL', 'Redis');
+}
+
+/** The Chromium executable for browser tests, or skips the test (outside CI). */
+export function chromiumPath(t: TestContext): string | undefined {
+  return requireService(t, 'STEPGATE_TEST_CHROMIUM', 'Chromium');
+}
