@@ -9,6 +9,7 @@ import replyFrom from '@fastify/reply-from';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { type AuditLog, createAuditLog } from './audit/audit-log.ts';
 import type { Config } from './config/schema.ts';
+import { createBrowserSso } from './identity/sessions/index.ts';
 import { type BearerVerifier, createBearerVerifier } from './identity/verify-bearer.ts';
 import { createMetrics, type GatewayMetrics } from './metrics/metrics.ts';
 import { compileRouting } from './policy/routing.ts';
@@ -19,15 +20,19 @@ import errors, { createClientErrorHandler } from './plugins/errors.ts';
 import requestContext, { createPathNormalizer } from './plugins/request-context.ts';
 import { buildAdminApp } from './routes/admin.ts';
 import forwardRoutes from './routes/forward.ts';
+import ssoRoutes from './routes/sso.ts';
+import type { ExecutionsSource } from './routes/sso-page.ts';
 import wellKnownRoutes from './routes/well-known.ts';
 import { createAssertionSigner } from './targets/assertion.ts';
-import { createTargets } from './targets/registry.ts';
+import { createExecutionsSource, createTargets } from './targets/registry.ts';
 
 export interface GatewayDeps {
   /** Where the `stdout` audit sink writes (tests capture it). */
   readonly auditStdout?: NodeJS.WritableStream;
   /** Where the pino logger writes; default stdout. */
   readonly logStream?: NodeJS.WritableStream;
+  /** The recent executions `/.stepgate/` lists for a caller (browser SSO). */
+  readonly executions?: ExecutionsSource;
 }
 
 export interface GatewayParts {
@@ -82,11 +87,22 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     onJwksRefresh: (issuer, result) => metrics.jwksRefresh.inc({ issuer, result }),
   });
   const routing = compileRouting(config.routes);
+  const sso = config.sso ? createBrowserSso(config, { verifier }) : undefined;
   const publicUrl = config.server.publicUrl ?? `http://${config.server.host}:${config.server.port}`;
   const signer = await createAssertionSigner(publicUrl);
   const isTrustedPeer = createTrustedPeers(config.server.trustProxy);
   const normalizer = createPathNormalizer(ourAuthorities(config));
-  const targets = createTargets(config.targets, { signer, metrics, isTrustedPeer });
+  const targets = createTargets(config.targets, {
+    signer,
+    metrics,
+    isTrustedPeer,
+    stepFunctions: {
+      audit: { log: audit, claims: config.audit.claims, policyVersion: () => routing.version },
+      routes: config.routes,
+      publicUrl: config.server.publicUrl,
+      redis: config.redis,
+    },
+  });
   const { server } = config;
   const auditOptions = { audit, auditConfig: config.audit, metrics, routing: () => routing };
 
@@ -148,15 +164,27 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     },
   });
   await app.register(requestContext, { normalizer, routing: () => routing });
-  await app.register(authenticate, { verifier });
+  await app.register(authenticate, { verifier, sso });
   await app.register(authorize, { routing: () => routing, audit });
   await app.register(auditPlugin, auditOptions);
   await app.register(wellKnownRoutes, { signer });
+  if (sso && config.sso) {
+    const { sessionTtlSeconds, sessionIdleSeconds } = config.sso;
+    await app.register(ssoRoutes, {
+      sso,
+      verifier,
+      sessionTtlSeconds,
+      sessionIdleSeconds,
+      executions: deps.executions ?? createExecutionsSource(targets),
+    });
+  }
   await app.register(forwardRoutes, { targets });
 
   app.addHook('onClose', async () => {
     await admin.close();
     verifier.close();
+    await sso?.close();
+    await Promise.all([...targets.values()].map((target) => target.close?.()));
     await audit.close();
   });
   // Fetch every issuer's keys now; /readyz reports when they are in.

@@ -22,6 +22,9 @@ export type Reason =
   | 'upstream_error'
   | 'audit_unavailable'
   | 'idp_unavailable'
+  | 'login_failed'
+  | 'session_store_unavailable'
+  | 'not_found'
   | 'internal_error';
 
 interface CatalogEntry {
@@ -52,9 +55,44 @@ export const ERRORS = {
   SG_ERR_INSUFFICIENT_SCOPE: { status: 403, reason: 'insufficient_scope', title: 'Insufficient scope' },
   SG_ERR_POLICY_DENIED: { status: 403, reason: 'policy_denied', title: 'Forbidden by policy' },
   SG_ERR_CSRF: { status: 403, reason: 'csrf', title: 'Cross-site request refused' },
+  SG_ERR_LOGIN_FAILED: { status: 400, reason: 'login_failed', title: 'Login failed' },
+  SG_ERR_SESSION_STORE_UNAVAILABLE: {
+    status: 503,
+    reason: 'session_store_unavailable',
+    title: 'Session store unavailable',
+  },
   SG_ERR_RATE_LIMITED: { status: 429, reason: 'rate_limited', title: 'Too many requests' },
   SG_ERR_UPSTREAM_UNAVAILABLE: { status: 502, reason: 'upstream_error', title: 'Upstream unavailable' },
   SG_ERR_UPSTREAM_TIMEOUT: { status: 504, reason: 'upstream_error', title: 'Upstream timed out' },
+  SG_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, reason: 'bad_request', title: 'Unsupported media type' },
+  SG_ERR_INVALID_JSON: { status: 400, reason: 'bad_request', title: 'Request body is not JSON' },
+  SG_ERR_INPUT_TOO_LARGE: { status: 413, reason: 'bad_request', title: 'Execution input too large' },
+  SG_ERR_BAD_IDEMPOTENCY_KEY: { status: 400, reason: 'bad_request', title: 'Idempotency-Key refused' },
+  SG_ERR_IDEMPOTENCY_UNSUPPORTED: {
+    status: 400,
+    reason: 'bad_request',
+    title: 'Idempotency-Key not supported by this target',
+  },
+  SG_ERR_IDEMPOTENCY_CONFLICT: { status: 409, reason: 'bad_request', title: 'Idempotency-Key reused' },
+  SG_ERR_IDEMPOTENCY_IN_PROGRESS: {
+    status: 409,
+    reason: 'bad_request',
+    title: 'Request with this Idempotency-Key in progress',
+  },
+  SG_ERR_IDEMPOTENCY_UNAVAILABLE: {
+    status: 503,
+    reason: 'upstream_error',
+    title: 'Idempotency store unavailable',
+  },
+  SG_ERR_EXECUTION_NOT_FOUND: { status: 404, reason: 'not_found', title: 'Execution not found' },
+  SG_ERR_EXECUTION_FAILED: { status: 502, reason: 'upstream_error', title: 'Execution failed' },
+  SG_ERR_EXECUTION_TIMED_OUT: { status: 504, reason: 'upstream_error', title: 'Execution timed out' },
+  SG_ERR_AWS_ACCESS_DENIED: { status: 502, reason: 'upstream_error', title: 'AWS refused the gateway' },
+  SG_ERR_AWS_STATE_MACHINE: { status: 502, reason: 'upstream_error', title: 'State machine unavailable' },
+  SG_ERR_AWS_BUSY: { status: 503, reason: 'upstream_error', title: 'AWS busy' },
+  SG_ERR_AWS_TIMEOUT: { status: 504, reason: 'upstream_error', title: 'AWS timed out' },
+  SG_ERR_AWS_REFUSED: { status: 502, reason: 'upstream_error', title: 'AWS refused the request' },
+  SG_ERR_AWS_UNAVAILABLE: { status: 502, reason: 'upstream_error', title: 'AWS unavailable' },
   SG_ERR_AUDIT_UNAVAILABLE: { status: 503, reason: 'audit_unavailable', title: 'Audit log unavailable' },
   SG_ERR_INTERNAL: { status: 500, reason: 'internal_error', title: 'Internal error' },
 } as const satisfies Record<string, CatalogEntry>;
@@ -72,11 +110,13 @@ export class GatewayError extends Error {
   readonly detail: string;
   /** Extra response headers, e.g. the RFC 6750 challenge. */
   readonly headers: Readonly<Record<string, string>>;
+  /** RFC 9457 §3.2 extension members of the problem (a failed execution's `error` and `cause`). */
+  readonly extensions: Readonly<Record<string, unknown>>;
 
   constructor(
     code: ErrorCode,
     detail?: string,
-    options: { cause?: unknown; headers?: Record<string, string> } = {},
+    options: { cause?: unknown; headers?: Record<string, string>; extensions?: Record<string, unknown> } = {},
   ) {
     const entry = ERRORS[code];
     super(detail ?? entry.title, options.cause === undefined ? undefined : { cause: options.cause });
@@ -86,6 +126,7 @@ export class GatewayError extends Error {
     this.reason = entry.reason;
     this.detail = detail ?? entry.title;
     this.headers = options.headers ?? {};
+    this.extensions = options.extensions ?? {};
   }
 }
 

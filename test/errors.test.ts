@@ -22,7 +22,9 @@ describe('the error catalog', () => {
   });
 
   it('renders a problem document without the cause', () => {
-    const err = new GatewayError('SG_ERR_INVALID_TOKEN', 'bad signature', { cause: new Error('secret internals') });
+    const err = new GatewayError('SG_ERR_INVALID_TOKEN', 'bad signature', {
+      cause: new Error('secret internals'),
+    });
     const problem = problemFor(err, 'req-1');
     assert.deepEqual(problem, {
       type: 'urn:stepgate:problem:invalid_token',

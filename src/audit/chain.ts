@@ -41,6 +41,28 @@ function quoteKey(key: string): string {
   return quoted;
 }
 
+/**
+ * Values shared by many records (the `caller` of one cached token, record.ts), deeply frozen
+ * when registered: their canonical JSON is computed once (`null` until then).
+ */
+const sharedJson = new WeakMap<object, string | null>();
+
+function deepFreeze(value: unknown): void {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
+  for (const member of Object.values(value)) deepFreeze(member);
+  Object.freeze(value);
+}
+
+/**
+ * Deep-freezes `value` (plain JSON data) and has the chain serialize it once, however many
+ * records hold it. Returns `value`.
+ */
+export function shareInRecords<T extends object>(value: T): T {
+  deepFreeze(value);
+  sharedJson.set(value, null);
+  return value;
+}
+
 function skipped(member: unknown): boolean {
   return member === undefined || typeof member === 'function' || typeof member === 'symbol';
 }
@@ -64,6 +86,19 @@ export function canonicalJSON(value: unknown, omitKey?: string): string {
       return 'null';
   }
   if (value === null) return 'null';
+  if (omitKey === undefined) {
+    const memo = sharedJson.get(value);
+    if (typeof memo === 'string') return memo;
+    if (memo === null) {
+      const json = canonicalJSONOf(value, undefined);
+      sharedJson.set(value, json);
+      return json;
+    }
+  }
+  return canonicalJSONOf(value, omitKey);
+}
+
+function canonicalJSONOf(value: object, omitKey: string | undefined): string {
   if (Array.isArray(value)) {
     let out = '[';
     for (let i = 0; i < value.length; i++) {

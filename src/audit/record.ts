@@ -6,6 +6,7 @@
 import type { StepFunctionsTargetConfig, HttpTargetConfig } from '../config/schema.ts';
 import type { Reason } from '../errors.ts';
 import type { AuthMethod, Identity } from '../identity/types.ts';
+import { shareInRecords } from './chain.ts';
 import { CAPS, copyClaimValue, text, textList, TRUNCATED_MARKER, toJsonLine } from './sanitize.ts';
 
 export interface AuditHttp {
@@ -46,6 +47,11 @@ export interface AuditRecord {
   readonly v: 1;
   readonly time: string;
   readonly requestId: string;
+  /**
+   * Only on the record a Step Functions target writes (durably) before it calls AWS; the record
+   * of the outcome follows, with the same requestId, once the request is answered.
+   */
+  readonly phase?: 'intent';
   readonly decision: 'allow' | 'deny';
   readonly reason: Reason;
   /** The condition that failed, for a denied request. */
@@ -67,6 +73,7 @@ export interface AuditInput {
   /** Defaults to now. */
   readonly time?: Date;
   readonly requestId: string;
+  readonly phase?: 'intent';
   readonly decision: 'allow' | 'deny';
   readonly reason: Reason;
   readonly failed?: string;
@@ -100,6 +107,7 @@ export function buildAuditRecord(input: AuditInput, options: BuildAuditRecordOpt
     v: 1,
     time: (input.time ?? new Date()).toISOString(),
     requestId: text(input.requestId),
+    ...(input.phase === 'intent' ? { phase: 'intent' } : {}),
     decision: input.decision === 'allow' ? 'allow' : 'deny',
     reason: input.reason,
   };
@@ -115,13 +123,37 @@ export function buildAuditRecord(input: AuditInput, options: BuildAuditRecordOpt
       ? { method, path, sourceIp, userAgent }
       : { method, path, route: text(http.route), sourceIp, userAgent };
   record['http'] = auditHttp;
-  if (input.identity) record['caller'] = buildCaller(input.identity, options.claims);
+  if (input.identity) record['caller'] = callerOf(input.identity, options.claims);
   if (input.target) record['target'] = buildTarget(input.target);
   record['policyVersion'] = text(input.policyVersion);
   return record as unknown as AuditRecord;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * A frozen identity is the verified-token cache's, shared by every request with that token: from
+ * its second record on, its caller is built once and shared (deeply frozen; the hash chain then
+ * serializes it once as well). Seen once it is only marked (`null`), so tokens used once — the
+ * worst case — keep nothing extra in memory. Anything else is built afresh.
+ */
+const callers = new WeakMap<
+  Identity,
+  { readonly paths: readonly string[]; readonly caller: AuditCaller } | null
+>();
+
+function callerOf(identity: Identity, claimPaths: readonly string[]): AuditCaller {
+  if (!Object.isFrozen(identity)) return buildCaller(identity, claimPaths);
+  const memo = callers.get(identity);
+  if (memo === undefined) {
+    callers.set(identity, null);
+    return buildCaller(identity, claimPaths);
+  }
+  if (memo?.paths === claimPaths) return memo.caller;
+  const caller = shareInRecords(buildCaller(identity, claimPaths));
+  callers.set(identity, { paths: claimPaths, caller });
+  return caller;
+}
 
 function buildCaller(identity: Identity, claimPaths: readonly string[]): AuditCaller {
   return {

@@ -33,6 +33,9 @@ const REASONS = {
   upstream_error: true,
   audit_unavailable: true,
   idp_unavailable: true,
+  login_failed: true,
+  session_store_unavailable: true,
+  not_found: true,
   internal_error: true,
 } as const satisfies Record<Reason, true>;
 

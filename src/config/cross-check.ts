@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import type { ConfigProblem } from '../errors.ts';
-import type { Config, ConditionSetConfig } from './schema.ts';
+import type { Config, ConditionSetConfig, RouteConfig, StepFunctionsTargetConfig } from './schema.ts';
 
 const SEGMENT = /^(?:[A-Za-z0-9._~!$&'()+,=@-]+|:[A-Za-z_][A-Za-z0-9_]*)$/;
 
@@ -85,18 +85,25 @@ export function crossCheck(config: Config): ConfigProblem[] {
   }
 
   for (const [name, target] of Object.entries(config.targets)) {
-    if (target.type === 'stepfunctions') {
-      problems.push({ path: `targets.${name}.type`, message: 'stepfunctions targets are not available yet' });
-    }
+    if (target.type === 'stepfunctions') problems.push(...stepFunctionsTargetProblems(name, target));
   }
 
   if (config.sso) {
-    problems.push({ path: 'sso', message: 'browser SSO is not available yet' });
     if (!issuerNames.has(config.sso.issuer)) {
       problems.push({ path: 'sso.issuer', message: `no issuer named "${config.sso.issuer}"` });
     }
-    if (!config.server.publicUrl)
+    if (!config.server.publicUrl) {
       problems.push({ path: 'server.publicUrl', message: 'is required when sso is set' });
+    } else if (new URL(config.server.publicUrl).pathname !== '/') {
+      // The callback and the cookies (`__Host-`: Path=/) live at the origin's root.
+      problems.push({ path: 'server.publicUrl', message: 'must be an origin (no path) when sso is set' });
+    }
+    if (!config.sso.scopes.includes('openid')) {
+      problems.push({ path: 'sso.scopes', message: 'must include "openid" (the login needs an ID token)' });
+    }
+    if (config.sso.sessionIdleSeconds > config.sso.sessionTtlSeconds) {
+      problems.push({ path: 'sso.sessionIdleSeconds', message: 'must not exceed sso.sessionTtlSeconds' });
+    }
   }
 
   config.routes.forEach((route, i) => {
@@ -132,6 +139,11 @@ export function crossCheck(config: Config): ConfigProblem[] {
         }
       });
     }
+    const target = config.targets[route.target];
+    if (target?.type === 'stepfunctions') problems.push(...stepFunctionsRouteProblems(route, at));
+    else if (route.readAnyExecution) {
+      problems.push({ path: `${at}.readAnyExecution`, message: 'only for routes to a stepfunctions target' });
+    }
     if (route.rateLimit) {
       problems.push({ path: `${at}.rateLimit`, message: 'rate limits are not available yet' });
     }
@@ -146,5 +158,67 @@ export function crossCheck(config: Config): ConfigProblem[] {
   if (config.sso?.store === 'redis' && !config.redis) {
     problems.push({ path: 'sso.store', message: '"redis" needs the redis section' });
   }
+  return problems;
+}
+
+/** Methods a Step Functions route takes: POST starts an execution, GET/HEAD read one. */
+const STEP_FUNCTIONS_METHODS = new Set(['POST', 'GET', 'HEAD']);
+
+function stepFunctionsRouteProblems(route: RouteConfig, at: string): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  if (route.public) {
+    problems.push({ path: `${at}.public`, message: 'a stepfunctions target needs a verified caller' });
+  }
+  route.methods.forEach((method, j) => {
+    if (!STEP_FUNCTIONS_METHODS.has(method)) {
+      problems.push({
+        path: `${at}.methods[${j}]`,
+        message: `a stepfunctions target takes POST (start) and GET/HEAD (read), not ${method}`,
+      });
+    }
+  });
+  if (route.readAnyExecution) {
+    const { anyOf, ...direct } = route.readAnyExecution;
+    if (!route.methods.includes('GET') && !route.methods.includes('HEAD')) {
+      problems.push({
+        path: `${at}.readAnyExecution`,
+        message: 'needs a route with GET: it is about reading',
+      });
+    }
+    if (isEmptyConditionSet(direct) && !anyOf) {
+      problems.push({ path: `${at}.readAnyExecution`, message: 'must hold at least one condition' });
+    }
+    anyOf?.forEach((set, j) => {
+      if (isEmptyConditionSet(set)) {
+        problems.push({
+          path: `${at}.readAnyExecution.anyOf[${j}]`,
+          message: 'must hold at least one condition',
+        });
+      }
+    });
+  }
+  return problems;
+}
+
+function stepFunctionsTargetProblems(name: string, target: StepFunctionsTargetConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const region = /^arn:[^:]+:states:([^:]+):/.exec(target.stateMachineArn)?.[1];
+  if (region !== undefined && region !== target.region) {
+    problems.push({
+      path: `targets.${name}.region`,
+      message: `is ${target.region}, but the state machine is in ${region}`,
+    });
+  }
+  const seen = new Set<string>();
+  target.credentials?.sessionTags?.forEach((tag, i) => {
+    // IAM compares tag keys case-insensitively: two that differ only in case collide.
+    if (seen.has(tag.toLowerCase())) {
+      problems.push({
+        path: `targets.${name}.credentials.sessionTags[${i}]`,
+        message: `duplicate tag "${tag}"`,
+      });
+    }
+    seen.add(tag.toLowerCase());
+  });
   return problems;
 }

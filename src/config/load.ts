@@ -110,14 +110,19 @@ export function parseConfig(document: unknown, env: Env = process.env): Config {
   if (!result.success) {
     // A missing variable already names its key; the schema's complaint about `${VAR}` adds nothing.
     const envPaths = new Set(envProblems.map((p) => p.path));
-    const problems = [...envProblems, ...result.error.issues.flatMap(describeIssue).filter((p) => !envPaths.has(p.path))];
+    const problems = [
+      ...envProblems,
+      ...result.error.issues.flatMap(describeIssue).filter((p) => !envPaths.has(p.path)),
+    ];
     // Unknown keys alone still let the cross-checks run, so one pass reports everything.
     const issues = result.error.issues;
     if (issues.every((issue) => issue.code === 'unrecognized_keys')) {
       const stripped = configSchema.safeParse(
         withoutKeys(
           interpolated,
-          issues.flatMap((issue) => (issue.code === 'unrecognized_keys' ? issue.keys.map((k) => [...issue.path, k]) : [])),
+          issues.flatMap((issue) =>
+            issue.code === 'unrecognized_keys' ? issue.keys.map((k) => [...issue.path, k]) : [],
+          ),
         ),
       );
       if (stripped.success) problems.push(...crossCheck(stripped.data));

@@ -103,6 +103,8 @@ const sso = z.strictObject({
   scopes: z.array(z.string().min(1)).default(['openid', 'profile', 'email']),
   cookieSecret: z.string().min(32, 'must be at least 32 bytes'),
   sessionTtlSeconds: z.number().int().positive().default(28_800),
+  /** A session unused this long has ended (the idle time-out); at most sessionTtlSeconds. */
+  sessionIdleSeconds: z.number().int().positive().default(3600),
   store: z.enum(['cookie', 'redis']).default('cookie'),
 });
 
@@ -134,6 +136,10 @@ const stepFunctionsTarget = z.strictObject({
       assumeRoleArn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN'),
       sourceIdentity: z.string().min(1).optional(),
       sessionTags: z.array(z.string().min(1)).max(50).optional(),
+      /** Lifetime of each caller's session; renewed a little before it ends. */
+      durationSeconds: z.number().int().min(900).max(43_200).default(900),
+      /** Optional: an STS-compatible endpoint (tests, the demo); default the regional STS. */
+      stsEndpoint: url.optional(),
     })
     .optional(),
 });
@@ -169,6 +175,11 @@ const route = z.strictObject({
   issuers: z.array(name).min(1).optional(),
   allow: allow.optional(),
   public: z.boolean().default(false),
+  /**
+   * Step Functions targets, GET: who may read every execution of the target (same conditions as
+   * `allow`). Everyone else the route allows reads only the executions they started.
+   */
+  readAnyExecution: allow.optional(),
   rateLimit: z
     .strictObject({
       perCaller: z.number().int().positive(),
@@ -198,7 +209,13 @@ export const configSchema = z.strictObject({
   admin,
   issuers: z.array(issuer).default([]),
   sso: sso.optional(),
-  redis: z.strictObject({ url: url }).optional(),
+  redis: z
+    .strictObject({
+      url: url,
+      /** Prefix of every key, so that several gateways (or tests) can share one Redis. */
+      keyPrefix: z.string().min(1).default('stepgate:'),
+    })
+    .optional(),
   targets: z.record(name, target),
   routes: z.array(route),
   audit,

@@ -9,7 +9,9 @@ import { type RunningGateway, startGateway } from '../commands/serve.ts';
 import { type Env, loadConfigFile } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { ConfigError } from '../errors.ts';
-import { type EmbeddedIdp, type IdpClient, startEmbeddedIdp } from './idp.ts';
+import { type EmbeddedIdp, type IdpClient, type IdpUser, startEmbeddedIdp } from './idp.ts';
+import { DEMO_AWS_CREDENTIALS, startDemoStepFunctions } from './stepfunctions/demo-workflows.ts';
+import type { LocalStepFunctions } from './stepfunctions/server.ts';
 import { type EchoUpstream, startEchoUpstream } from './upstream.ts';
 
 const PACKAGE_ROOT = join(import.meta.dirname, '..', '..');
@@ -19,7 +21,7 @@ export const DEMO_CLIENTS: readonly IdpClient[] = [
   {
     clientId: 'ci-bot',
     clientSecret: 'ci-bot-secret',
-    scope: 'orders:read orders:write',
+    scope: 'orders:read orders:write deploy:start',
     realmRoles: ['deployer'],
     groups: ['platform'],
     email: 'ci-bot@example.com',
@@ -33,6 +35,35 @@ export const DEMO_CLIENTS: readonly IdpClient[] = [
     email: 'reader@example.com',
   },
 ];
+
+/** Who can log in through a browser (`/.stepgate/`), on the IdP's own login page. */
+export const DEMO_USERS: readonly IdpUser[] = [
+  {
+    username: 'alice',
+    password: 'alice-demo-password',
+    name: 'Alice',
+    email: 'alice@example.com',
+    realmRoles: ['developer'],
+    groups: ['engineering'],
+    scope: 'orders:read orders:write',
+  },
+];
+
+/** The browser client of config/demo.yaml's `sso` section, registered at the embedded IdP. */
+function browserClient(config: Config): IdpClient[] {
+  const { sso, server } = config;
+  if (!sso || !server.publicUrl) return [];
+  const origin = new URL(server.publicUrl).origin;
+  return [
+    {
+      clientId: sso.clientId,
+      clientSecret: sso.clientSecret ?? '',
+      scope: 'orders:read orders:write',
+      redirectUris: [`${origin}/.stepgate/callback`],
+      postLogoutRedirectUris: [`${origin}/.stepgate/logged-out`],
+    },
+  ];
+}
 
 export interface DemoOptions {
   /** Reads config/demo.yaml's `${VAR}`s (ports, audit file); default `process.env`. */
@@ -51,12 +82,19 @@ export interface DemoCommands {
   readonly unauthenticated: string;
   readonly metrics: string;
   readonly auditVerify: string;
+  /** The deploy workflow: printed when config/demo.yaml has the `deploy` target. */
+  readonly deployToken: string;
+  readonly deployStart: string;
+  readonly deployAgain: string;
+  readonly deployStatus: string;
 }
 
 export interface RunningDemo {
   readonly config: Config;
   readonly idp: EmbeddedIdp;
   readonly upstream: EchoUpstream;
+  /** The local Step Functions endpoint, when the config has a `deploy` target with an endpoint. */
+  readonly stepFunctions: LocalStepFunctions | undefined;
   readonly gateway: RunningGateway;
   /** The audit file the gateway appends to (absolute). */
   readonly auditFile: string;
@@ -133,7 +171,54 @@ function describeCommands(demo: {
     unauthenticated: `curl -i ${orders}`,
     metrics: `curl -s ${gateway.adminUrl}/metrics | grep stepgate_requests_total`,
     auditVerify: `node ${displayPath(bin, demo.cwd)} audit verify ${displayPath(demo.auditFile, demo.cwd)}`,
+    ...deployCommands(idp, gateway),
   };
+}
+
+/** Start a deployment, repeat it (the same execution: Idempotency-Key), read its status. */
+function deployCommands(idp: EmbeddedIdp, gateway: RunningGateway) {
+  const start =
+    `curl -s -H "Authorization: Bearer $DEPLOY_TOKEN" -H 'Content-Type: application/json' ` +
+    `-H 'Idempotency-Key: orders-1.4.2' -d '{"service":"orders","version":"1.4.2"}' ${gateway.url}/workflows/deploy`;
+  return {
+    deployToken:
+      `DEPLOY_TOKEN=$(curl -s -u ci-bot:ci-bot-secret -d grant_type=client_credentials -d scope=deploy:start ` +
+      `${idp.tokenEndpoint} | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')`,
+    deployStart: start.replace('curl -s ', 'curl -i '),
+    deployAgain: `STATUS_URL=$(${start} | sed -E 's/.*"statusUrl":"([^"]+)".*/\\1/'); echo "$STATUS_URL"`,
+    deployStatus: `curl -s -H "Authorization: Bearer $DEPLOY_TOKEN" "$STATUS_URL"`,
+  };
+}
+
+function stepFunctionsLine(sfn: LocalStepFunctions | undefined): string {
+  return sfn
+    ? `  stepfns   ${sfn.url}   (local Step Functions: SigV4-checked, state machine "deploy")\n`
+    : '';
+}
+
+function deployBanner(demo: {
+  commands: DemoCommands;
+  stepFunctions: LocalStepFunctions | undefined;
+}): string {
+  if (!demo.stepFunctions) return '';
+  const { commands } = demo;
+  return `  # 7. a token for "ci-bot", which may start deployments
+  ${commands.deployToken}
+  # 8. start a deployment (202): the execution is named for ci-bot and the Idempotency-Key
+  ${commands.deployStart}
+  # 9. the same request again: the same execution, not a second one; keep its statusUrl
+  ${commands.deployAgain}
+  # 10. its status, readable by ci-bot only: RUNNING for a few seconds, then SUCCEEDED
+  ${commands.deployStatus}
+`;
+}
+
+/** The browser login, when config/demo.yaml has `sso`: a URL and a user that logs in. */
+function browserLine(config: Config): string {
+  const user = DEMO_USERS[0];
+  if (!config.sso || !config.server.publicUrl || !user) return '';
+  const page = `${new URL(config.server.publicUrl).origin}/.stepgate/`;
+  return `  browser   ${page}   (sign in as ${user.username} / ${user.password})\n`;
 }
 
 function renderBanner(demo: Omit<RunningDemo, 'banner' | 'stop'>, cwd: string): string {
@@ -143,8 +228,8 @@ function renderBanner(demo: Omit<RunningDemo, 'banner' | 'stop'>, cwd: string): 
 stepgate demo is running
   gateway   ${gateway.url}   (metrics and health: ${gateway.adminUrl})
   IdP       ${idp.issuer}   (Keycloak-shaped; clients ${clients})
-  upstream  ${upstream.url}   (answers with the request it received)
-  audit     stdout and ${displayPath(demo.auditFile, cwd)}
+${browserLine(demo.config)}  upstream  ${upstream.url}   (answers with the request it received)
+${stepFunctionsLine(demo.stepFunctions)}  audit     stdout and ${displayPath(demo.auditFile, cwd)}
 
 Try it in a POSIX shell, from this directory:
   # 1. a client-credentials token for "reader", who may only read
@@ -159,9 +244,30 @@ Try it in a POSIX shell, from this directory:
   ${commands.metrics}
   # 6. the audit log's hash chain is intact
   ${commands.auditVerify}
-
+${deployBanner(demo)}
 Ctrl-C stops everything.
 `;
+}
+
+/**
+ * The local Step Functions endpoint where the `deploy` target points. The gateway finds the
+ * demo's keys through the SDK's credential chain (the environment of this demo process), and the
+ * endpoint accepts only those: real AWS keys in the environment are never sent anywhere.
+ */
+async function startStepFunctions(config: Config): Promise<LocalStepFunctions | undefined> {
+  const target = config.targets['deploy'];
+  if (target?.type !== 'stepfunctions' || !target.endpoint) return undefined;
+  const [, , , region = target.region, account = '123456789012'] = target.stateMachineArn.split(':');
+  process.env['AWS_ACCESS_KEY_ID'] = DEMO_AWS_CREDENTIALS.accessKeyId;
+  process.env['AWS_SECRET_ACCESS_KEY'] = DEMO_AWS_CREDENTIALS.secretAccessKey;
+  delete process.env['AWS_SESSION_TOKEN'];
+  delete process.env['AWS_PROFILE'];
+  return listening(
+    () => startDemoStepFunctions(target.endpoint!, region, account),
+    'targets.deploy.endpoint',
+    `${new URL(target.endpoint).host} (the local Step Functions endpoint)`,
+    'STEPGATE_DEMO_SFN_PORT',
+  );
 }
 
 /** Starts the IdP, the upstream and the gateway of config/demo.yaml; prints nothing. */
@@ -180,7 +286,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
       () =>
         startEmbeddedIdp({
           preset,
-          clients: DEMO_CLIENTS,
+          clients: [...DEMO_CLIENTS, ...browserClient(config)],
+          users: DEMO_USERS,
           host: issuerUrl.hostname,
           port: Number(issuerUrl.port || 80),
           path: issuerUrl.pathname,
@@ -200,6 +307,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
       'STEPGATE_DEMO_UPSTREAM_PORT',
     );
     started.push(upstream);
+    const stepFunctions = await startStepFunctions(config);
+    if (stepFunctions) started.push(stepFunctions);
     const gateway = await listening(
       () => startGateway(config, options.gatewayDeps),
       'server.port',
@@ -207,7 +316,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
       'STEPGATE_DEMO_PORT / STEPGATE_DEMO_ADMIN_PORT',
     );
     const auditFile = resolve(auditSink.path);
-    const parts = { config, idp, upstream, gateway, auditFile };
+    const parts = { config, idp, upstream, stepFunctions, gateway, auditFile };
     const commands = describeCommands({ ...parts, cwd });
     let stopping: Promise<void> | undefined;
     return {
@@ -215,7 +324,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
       commands,
       banner: renderBanner({ ...parts, commands }, cwd),
       stop() {
-        stopping ??= gateway.stop().finally(() => Promise.all([upstream.close(), idp.close()]));
+        stopping ??= gateway
+          .stop()
+          .finally(() => Promise.all([upstream.close(), idp.close(), stepFunctions?.close()]));
         return stopping;
       },
     };

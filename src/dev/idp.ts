@@ -8,7 +8,7 @@
  *   const idp = await startEmbeddedIdp({ preset: 'keycloak', clients, port: 8081 });
  *   // http://127.0.0.1:8081/realms/platform, token endpoint …/token, keys …/jwks
  */
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { JWK } from 'jose';
@@ -36,11 +36,37 @@ export interface IdpClient {
   readonly email?: string;
   /** Browser login (authorization code) for this client, with these redirect URIs. */
   readonly redirectUris?: readonly string[];
+  /** Where RP-initiated logout may send the browser back to (`post_logout_redirect_uris`). */
+  readonly postLogoutRedirectUris?: readonly string[];
+  /** OIDC Back-Channel Logout 1.0: where the IdP POSTs logout tokens (with `sid`). */
+  readonly backchannelLogoutUri?: string;
+}
+
+/**
+ * A person who logs in through a browser (authorization code flow) on oidc-provider's own login
+ * and consent pages. Their tokens carry `sub` = `username` and these claims, shaped like the
+ * preset's (Keycloak: `realm_access`, `resource_access`; Okta: `groups`).
+ */
+export interface IdpUser {
+  readonly username: string;
+  readonly password: string;
+  readonly name?: string;
+  readonly email?: string;
+  readonly realmRoles?: readonly string[];
+  readonly clientRoles?: Readonly<Record<string, readonly string[]>>;
+  readonly groups?: readonly string[];
+  /** Scopes this user may be granted; default: whatever the client may ask for. */
+  readonly scope?: string;
 }
 
 export interface EmbeddedIdpOptions {
   readonly preset: IdpPreset;
   readonly clients: readonly IdpClient[];
+  /**
+   * Browser users. With users, only they can log in, and only with their password; without, any
+   * login name is accepted (oidc-provider's development login).
+   */
+  readonly users?: readonly IdpUser[];
   /** Default 127.0.0.1. */
   readonly host?: string;
   /** Default 0 (any free port). */
@@ -53,6 +79,8 @@ export interface EmbeddedIdpOptions {
   readonly accessTokenTtlSeconds?: number;
   /** Sees every request first; returns true when it answered it (tests: outages, counters). */
   readonly intercept?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** Told the grant type of every token issued (tests count refreshes). */
+  readonly onGrant?: (grantType: string) => void;
 }
 
 export interface EmbeddedIdp {
@@ -76,6 +104,8 @@ export interface EmbeddedIdp {
 }
 
 const RESOURCE = 'urn:stepgate';
+/** The form oidc-provider's login page posts to (`/interaction/:uid`). */
+const INTERACTION = /^\/interaction\/[A-Za-z0-9_-]+$/;
 
 export const DEFAULT_IDP_AUDIENCE = 'stepgate';
 
@@ -94,24 +124,49 @@ interface JwtToCustomize {
   payload: Record<string, unknown>;
 }
 
+/** Who a token is about: a client's service account, or a user who logged in. */
+interface TokenSubject {
+  readonly sub: string;
+  readonly username: string;
+  readonly email?: string | undefined;
+  readonly realmRoles?: readonly string[] | undefined;
+  readonly clientRoles?: Readonly<Record<string, readonly string[]>> | undefined;
+  readonly groups?: readonly string[] | undefined;
+  /** Scopes the subject may hold; others are removed from the token. */
+  readonly scope?: string | undefined;
+}
+
+function serviceAccount(preset: IdpPreset, client: IdpClient): TokenSubject {
+  return { ...client, sub: subjectOf(preset, client), username: `service-account-${client.clientId}` };
+}
+
+function userSubject(user: IdpUser): TokenSubject {
+  return { ...user, sub: user.username };
+}
+
 /** Rewrites oidc-provider's RFC 9068 token into the provider's own shape. */
-function shapeToken(preset: IdpPreset, client: IdpClient, jwt: JwtToCustomize): void {
+function shapeToken(preset: IdpPreset, client: IdpClient, who: TokenSubject, jwt: JwtToCustomize): void {
   const { payload } = jwt;
-  const scopes = typeof payload['scope'] === 'string' ? payload['scope'].split(' ') : [];
+  let scopes = typeof payload['scope'] === 'string' ? payload['scope'].split(' ') : [];
+  if (who.scope !== undefined) {
+    const allowed = new Set(who.scope.split(' '));
+    scopes = scopes.filter((s) => allowed.has(s));
+    payload['scope'] = scopes.join(' ');
+  }
   if (preset === 'keycloak') {
     jwt.header = { typ: 'JWT' };
     Object.assign(payload, {
-      sub: subjectOf(preset, client),
+      sub: who.sub,
       typ: 'Bearer',
       azp: client.clientId,
-      preferred_username: `service-account-${client.clientId}`,
-      email: client.email,
-      email_verified: client.email !== undefined,
-      realm_access: { roles: [...(client.realmRoles ?? [])] },
+      preferred_username: who.username,
+      email: who.email,
+      email_verified: who.email !== undefined,
+      realm_access: { roles: [...(who.realmRoles ?? [])] },
       resource_access: Object.fromEntries(
-        Object.entries(client.clientRoles ?? {}).map(([name, roles]) => [name, { roles: [...roles] }]),
+        Object.entries(who.clientRoles ?? {}).map(([name, roles]) => [name, { roles: [...roles] }]),
       ),
-      ...(client.groups ? { groups: [...client.groups] } : {}),
+      ...(who.groups ? { groups: [...who.groups] } : {}),
     });
   } else {
     // Okta: no typ header, `scp` array instead of `scope`, `cid` instead of `client_id`.
@@ -120,19 +175,21 @@ function shapeToken(preset: IdpPreset, client: IdpClient, jwt: JwtToCustomize): 
     jwt.payload = Object.assign(rest, {
       ver: 1,
       jti: `AT.${String(payload['jti'])}`,
-      sub: subjectOf(preset, client),
+      sub: who.sub,
       cid: client.clientId,
       scp: scopes,
-      ...(client.groups ? { groups: [...client.groups] } : {}),
+      ...(who.groups ? { groups: [...who.groups] } : {}),
     });
   }
 }
 
 function providerConfig(options: EmbeddedIdpOptions, audience: string, key: SigningKey) {
-  const { clients } = options;
+  const { clients, users } = options;
   const byId = new Map(clients.map((c) => [c.clientId, c]));
+  const byUsername = new Map((users ?? []).map((u) => [u.username, u]));
   const allScopes = new Set(clients.flatMap((c) => c.scope.split(' ')));
   const ttl = options.accessTokenTtlSeconds ?? 300;
+  const browser = clients.some((c) => c.redirectUris);
   return {
     adapter: createMemoryAdapter(0),
     jwks: { keys: [key.privateJwk satisfies JWK] },
@@ -145,23 +202,51 @@ function providerConfig(options: EmbeddedIdpOptions, audience: string, key: Sign
         : ['client_credentials'],
       response_types: c.redirectUris ? ['code'] : [],
       redirect_uris: [...(c.redirectUris ?? [])],
+      post_logout_redirect_uris: [...(c.postLogoutRedirectUris ?? [])],
+      ...(c.backchannelLogoutUri
+        ? { backchannel_logout_uri: c.backchannelLogoutUri, backchannel_logout_session_required: true }
+        : {}),
     })),
     scopes: ['openid', 'profile', 'email', 'offline_access', ...allScopes],
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'] },
-    findAccount: (_ctx: unknown, sub: string) => ({
-      accountId: sub,
-      claims: () => ({
-        sub,
-        email: `${sub}@example.com`,
-        email_verified: true,
-        preferred_username: sub,
-        name: sub,
-      }),
-    }),
-    ttl: { ClientCredentials: ttl, AccessToken: ttl },
+    findAccount: (_ctx: unknown, sub: string) => {
+      const user = byUsername.get(sub);
+      // With users configured, anyone else has no account: the login page is shown again.
+      if (users && !user) return undefined;
+      return {
+        accountId: sub,
+        claims: () => ({
+          sub,
+          email: user ? user.email : `${sub}@example.com`,
+          email_verified: true,
+          preferred_username: sub,
+          name: user?.name ?? sub,
+        }),
+      };
+    },
+    ttl: {
+      ClientCredentials: ttl,
+      AccessToken: ttl,
+      IdToken: 3600,
+      RefreshToken: 8 * 3600,
+      Interaction: 600,
+      Session: 8 * 3600,
+      Grant: 8 * 3600,
+    },
+    // Keycloak issues a refresh token with every code exchange (no offline_access needed), and
+    // this IdP rotates it on every use (Okta's default): a refresh token replayed after a
+    // rotation fails with invalid_grant, as it would there.
+    issueRefreshToken: (_ctx: unknown, client: { grantTypeAllowed(type: string): boolean }) =>
+      client.grantTypeAllowed('refresh_token'),
+    rotateRefreshToken: () => true,
+    // oidc-provider refuses outgoing requests (back-channel logout) to loopback addresses, as
+    // SSRF protection; this IdP and the gateway it calls both live on loopback.
+    fetch: (url: string, { dispatcher: _dispatcher, ...init }: RequestInit & { dispatcher?: unknown }) =>
+      globalThis.fetch(url, init),
     features: {
       // The login form oidc-provider brings; only when a client logs in through a browser.
-      devInteractions: { enabled: clients.some((c) => c.redirectUris) },
+      devInteractions: { enabled: browser },
+      backchannelLogout: { enabled: clients.some((c) => c.backchannelLogoutUri) },
       clientCredentials: { enabled: true },
       resourceIndicators: {
         enabled: true,
@@ -181,13 +266,67 @@ function providerConfig(options: EmbeddedIdpOptions, audience: string, key: Sign
     },
     formats: {
       customizers: {
-        jwt: (_ctx: unknown, token: { clientId: string }, jwt: JwtToCustomize) => {
+        jwt: (_ctx: unknown, token: { clientId: string; accountId?: string }, jwt: JwtToCustomize) => {
           const client = byId.get(token.clientId);
-          if (client) shapeToken(options.preset, client, jwt);
+          if (!client) return;
+          const user = token.accountId === undefined ? undefined : byUsername.get(token.accountId);
+          const who = user
+            ? userSubject(user)
+            : token.accountId !== undefined
+              ? { sub: token.accountId, username: token.accountId }
+              : serviceAccount(options.preset, client);
+          shapeToken(options.preset, client, who, jwt);
         },
       },
     },
   };
+}
+
+/**
+ * oidc-provider's development login accepts any password. With users, the login form's POST is
+ * checked here first: a wrong password shows the login page again; a right one is handed on with
+ * its body, which oidc-provider then reads as usual.
+ */
+async function checkPassword(
+  req: IncomingMessage,
+  res: ServerResponse,
+  users: ReadonlyMap<string, IdpUser>,
+  loginPage: string,
+): Promise<boolean> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > 16_384) {
+      res.writeHead(413).end();
+      return false;
+    }
+    chunks.push(chunk as Buffer);
+  }
+  const body = Buffer.concat(chunks);
+  const form = new URLSearchParams(body.toString('utf8'));
+  if (form.get('prompt') === 'login') {
+    const user = users.get(form.get('login') ?? '');
+    const given = Buffer.from(form.get('password') ?? '');
+    const expected = Buffer.from(user?.password ?? '');
+    const ok = user !== undefined && given.length === expected.length && timingSafeEqual(given, expected);
+    if (!ok) {
+      // Back to the same interaction: oidc-provider renders its login form again.
+      res.writeHead(303, { location: loginPage }).end();
+      return false;
+    }
+  }
+  // The body was read here; oidc-provider reads it again through `readable` and `iterator`.
+  Object.defineProperties(req, {
+    readable: { value: true, configurable: true },
+    iterator: {
+      value: async function* () {
+        yield body;
+      },
+      configurable: true,
+    },
+  });
+  return true;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -220,6 +359,7 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions): Promise<Emb
   const audience = options.audience ?? DEFAULT_IDP_AUDIENCE;
   let key = await createSigningKey('RS256');
   let handle: Handler | undefined;
+  const users = new Map((options.users ?? []).map((u) => [u.username, u]));
 
   const server = await listen(
     (req, res) => {
@@ -231,7 +371,17 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions): Promise<Emb
       }
       // What a mount does: oidc-provider derives its URLs from originalUrl minus url.
       Object.assign(req, { originalUrl: url, url: url.slice(path.length) || '/' });
-      handle(req, res);
+      const serve = handle;
+      if (users.size > 0 && req.method === 'POST' && INTERACTION.test(req.url ?? '')) {
+        checkPassword(req, res, users, url).then(
+          (ok) => {
+            if (ok) serve(req, res);
+          },
+          () => res.destroy(),
+        );
+        return;
+      }
+      serve(req, res);
     },
     host,
     options.port ?? 0,
@@ -240,6 +390,9 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions): Promise<Emb
 
   const boot = (): void => {
     const provider = new Provider(issuer, providerConfig(options, audience, key));
+    provider.on('grant.success', (ctx: { oidc: { params: { grant_type?: string } } }) => {
+      options.onGrant?.(ctx.oidc.params.grant_type ?? '');
+    });
     handle = provider.callback();
   };
   boot();

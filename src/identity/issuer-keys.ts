@@ -27,6 +27,11 @@ export interface IssuerKeysOptions {
   readonly now?: (() => number) | undefined;
   /** Time limit of each discovery or JWKS request. */
   readonly fetchTimeoutMs?: number | undefined;
+  /**
+   * Told when a fetch changed the usable keys (added or removed any), with the `kid`s of the keys
+   * that left (`''` for a key without one; a key whose material changed under its `kid` left).
+   */
+  readonly onKeysChanged?: ((removedKids: ReadonlySet<string>) => void) | undefined;
 }
 
 type KeyResolver = ReturnType<typeof createLocalJWKSet>;
@@ -37,6 +42,8 @@ export interface IssuerKeys {
   readonly resolve: (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<ResolvedKey>;
   /** Keys have been fetched at least once. */
   isReady(): boolean;
+  /** Counts the fetches that changed the keys: a verification that saw it move may be stale. */
+  readonly generation: number;
   /** Fetches keys if none are held or they are stale, within the cooldown. Never throws. */
   warm(): Promise<void>;
   /** Aborts a fetch in flight; no fetch starts afterwards. */
@@ -46,6 +53,11 @@ export interface IssuerKeys {
 const DEFAULT_FETCH_TIMEOUT_MS = 5_000;
 const MAX_DOCUMENT_BYTES = 512 * 1024;
 const KEY_TYPES = new Set(['RSA', 'EC', 'OKP']);
+
+/** A key as a JWKS names it: its `kid` and its public material. */
+function keyIdentity(jwk: JWK): string {
+  return JSON.stringify([jwk.kid ?? '', jwk.kty, jwk.crv, jwk.n, jwk.e, jwk.x, jwk.y]);
+}
 
 /** Which key type each allowed algorithm needs (RFC 7518 §3.1, RFC 8037). */
 function keyTypeOf(alg: string): string {
@@ -105,6 +117,9 @@ export function createIssuerKeys(issuer: IssuerConfig, options: IssuerKeysOption
   const closing = new AbortController();
 
   let keys: KeyResolver | undefined;
+  /** The usable keys of the last good JWKS, to tell which keys a new one drops. */
+  let published: readonly JWK[] = [];
+  let generation = 0;
   let fetchedAt = 0;
   let lastAttemptAt: number | undefined;
   let inFlight: Promise<void> | undefined;
@@ -116,6 +131,14 @@ export function createIssuerKeys(issuer: IssuerConfig, options: IssuerKeysOption
       options.onRefresh?.(issuer.name, result, error);
     } catch {
       // metrics and logs are best-effort here
+    }
+  };
+
+  const notifyChanged = (removedKids: ReadonlySet<string>): void => {
+    try {
+      options.onKeysChanged?.(removedKids);
+    } catch {
+      // the listener's failure is its own; the new keys are in place
     }
   };
 
@@ -132,7 +155,17 @@ export function createIssuerKeys(issuer: IssuerConfig, options: IssuerKeysOption
       const usable = listed.filter((k) => isUsableKey(k, issuer.algorithms, keyTypes));
       if (usable.length === 0) throw new Error('JWKS holds no usable signing key');
       keys = createLocalJWKSet({ keys: usable } satisfies JSONWebKeySet);
+      const current = new Set(usable.map(keyIdentity));
+      const before = new Set(published.map(keyIdentity));
+      const removed = new Set(published.filter((k) => !current.has(keyIdentity(k))).map((k) => k.kid ?? ''));
+      // The first keys change nothing: nothing was verified before them.
+      const changed = published.length > 0 && (removed.size > 0 || [...current].some((k) => !before.has(k)));
+      published = usable;
       fetchedAt = now();
+      if (changed) {
+        generation++;
+        notifyChanged(removed);
+      }
       discoveredJwksUri = issuer.jwksUri ? undefined : jwksUri;
       notify('ok');
     } catch (error) {
@@ -186,6 +219,9 @@ export function createIssuerKeys(issuer: IssuerConfig, options: IssuerKeysOption
   return {
     resolve,
     isReady: () => keys !== undefined,
+    get generation() {
+      return generation;
+    },
     async warm() {
       if (inFlight) return inFlight;
       if ((!keys || now() - fetchedAt >= maxAgeMs) && mayAttempt()) return refresh();

@@ -4,8 +4,16 @@
  * every claim is read from the verified payload. jose errors are translated here, at this one
  * boundary, into the gateway's codes; no `detail` ever quotes the token.
  *
- * Hot path: once keys are cached a request costs two base64url+JSON decodes (header and payload,
- * to pick the issuer), one signature check and, when there is no usable `jti`, one HMAC.
+ * Hot path: a token verified in the last minute is served from the verified-token cache
+ * (token-cache.ts) for the cost of one map lookup. Otherwise, once keys are cached, a request
+ * costs two base64url+JSON decodes (header and payload, to pick the issuer), one signature check
+ * and, when there is no usable `jti`, one HMAC.
+ *
+ * Rejections that will not change are remembered the same way (a smaller cache of their own, so
+ * junk cannot push out good tokens): a client retrying with an expired token, or a forged one,
+ * costs a lookup rather than a signature check each time. A rejection that could turn into an
+ * acceptance — a `kid` not fetched yet, `nbf` or `iat` ahead, the IdP unreachable — is never
+ * remembered, and an issuer's are forgotten whenever its keys change.
  */
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { errors, type JWTPayload, type JWTVerifyOptions, jwtVerify } from 'jose';
@@ -14,6 +22,13 @@ import { GatewayError, isGatewayError } from '../errors.ts';
 import { MAX_TOKEN_LENGTH } from './bearer-token.ts';
 import { createIssuerKeys, type IssuerKeys, type JwksRefreshListener } from './issuer-keys.ts';
 import { identityFromClaims } from './presets.ts';
+import {
+  DEFAULT_TOKEN_CACHE_CHARS,
+  DEFAULT_TOKEN_CACHE_ENTRIES,
+  TokenCache,
+  type TokenCacheOptions,
+  type TokenCacheStats,
+} from './token-cache.ts';
 import type { Identity } from './types.ts';
 
 export interface BearerVerifierOptions {
@@ -24,6 +39,8 @@ export interface BearerVerifierOptions {
   readonly now?: (() => number) | undefined;
   /** Time limit of each discovery or JWKS request (default 5 s). */
   readonly fetchTimeoutMs?: number | undefined;
+  /** Bounds of the verified-token cache (defaults in token-cache.ts); `false` turns it off. */
+  readonly cache?: TokenCacheOptions | false | undefined;
 }
 
 export interface BearerVerifier {
@@ -34,6 +51,8 @@ export interface BearerVerifier {
   verify(token: string, allowedIssuers?: readonly string[]): Promise<Identity>;
   /** Every issuer's keys have been fetched at least once (for `/readyz`). */
   isReady(): boolean;
+  /** Entries, hits and misses of the caches of verified and of rejected tokens. */
+  cacheStats(): { readonly verified: TokenCacheStats; readonly rejected: TokenCacheStats };
   /** Fetches keys of every issuer that has none (or stale ones); never throws. */
   warm(): Promise<void>;
   close(): void;
@@ -58,6 +77,26 @@ const SAFE_JTI = /^[A-Za-z0-9._~:+=-]{1,128}$/;
 
 const invalid = (detail: string, cause?: unknown): GatewayError =>
   new GatewayError('SG_ERR_INVALID_TOKEN', detail, cause === undefined ? {} : { cause });
+
+/** Refusals that the same token may not get later (time passing): never remembered. */
+const notYet = new WeakSet<object>();
+
+/**
+ * Whether a failed verification would fail the same way for the same token bytes as long as the
+ * issuer's keys stay as they are. Anything not known to be lasting is treated as passing.
+ */
+function isLasting(error: unknown): boolean {
+  if (isGatewayError(error)) return error.code !== 'SG_ERR_IDP_UNAVAILABLE' && !notYet.has(error);
+  if (error instanceof errors.JWTClaimValidationFailed) return error.claim !== 'nbf' && error.claim !== 'iat';
+  return (
+    error instanceof errors.JWSSignatureVerificationFailed ||
+    error instanceof errors.JWTExpired ||
+    error instanceof errors.JOSEAlgNotAllowed ||
+    error instanceof errors.JOSENotSupported ||
+    error instanceof errors.JWSInvalid ||
+    error instanceof errors.JWTInvalid
+  );
+}
 
 function decodeSegment(segment: string | undefined, what: string): Record<string, unknown> {
   if (segment === undefined || !SEGMENT.test(segment)) throw invalid(`malformed token ${what}`);
@@ -133,7 +172,9 @@ async function verifyWithKeys(
 function checkVerifiedPayload(payload: JWTPayload, entry: IssuerEntry, nowSeconds: number): void {
   if (typeof payload.sub !== 'string' || payload.sub === '') throw invalid('token claim "sub" is not valid');
   if (typeof payload.iat === 'number' && payload.iat > nowSeconds + entry.skewSeconds) {
-    throw invalid('token claim "iat" is in the future');
+    const error = invalid('token claim "iat" is in the future');
+    notYet.add(error);
+    throw error;
   }
   const typ = payload['typ'];
   if (
@@ -146,6 +187,13 @@ function checkVerifiedPayload(payload: JWTPayload, entry: IssuerEntry, nowSecond
   }
 }
 
+/** Routes may restrict issuers (`routes[].issuers`); checked on every request, cached or not. */
+function checkIssuerAllowed(identity: Identity, allowedIssuers: readonly string[] | undefined): void {
+  if (allowedIssuers && !allowedIssuers.includes(identity.issuer)) {
+    throw new GatewayError('SG_ERR_WRONG_ISSUER', 'token issuer is not accepted on this route');
+  }
+}
+
 export function createBearerVerifier(
   issuers: readonly IssuerConfig[],
   options: BearerVerifierOptions,
@@ -154,6 +202,13 @@ export function createBearerVerifier(
   const fingerprintKey = createSecretKey(
     typeof options.fingerprintKey === 'string' ? Buffer.from(options.fingerprintKey) : options.fingerprintKey,
   );
+  const cacheOptions = options.cache === false ? { maxEntries: 0 } : (options.cache ?? {});
+  const cache = new TokenCache<Identity>(cacheOptions);
+  const rejections = new TokenCache<GatewayError>({
+    ...cacheOptions,
+    maxEntries: Math.ceil((cacheOptions.maxEntries ?? DEFAULT_TOKEN_CACHE_ENTRIES) / 4),
+    maxChars: Math.ceil((cacheOptions.maxChars ?? DEFAULT_TOKEN_CACHE_CHARS) / 4),
+  });
   const byIss = new Map<string, IssuerEntry>();
   const allAlgorithms = new Set<string>();
   for (const config of issuers) {
@@ -169,6 +224,10 @@ export function createBearerVerifier(
         onRefresh: options.onJwksRefresh,
         now: options.now,
         fetchTimeoutMs: options.fetchTimeoutMs,
+        onKeysChanged: (removedKids) => {
+          cache.dropKeys(config.name, removedKids);
+          rejections.dropIssuer(config.name);
+        },
       }),
       algorithms: new Set(config.algorithms),
       skewSeconds: config.clockSkewSeconds,
@@ -210,29 +269,63 @@ export function createBearerVerifier(
     const verifyOptions = options.now
       ? { ...entry.verifyOptions, currentDate: new Date(nowMs) }
       : entry.verifyOptions;
-    const payload = await verifyWithKeys(token, entry.keys, verifyOptions);
-    checkVerifiedPayload(payload, entry, Math.floor(nowMs / 1000));
-    if (allowedIssuers && !allowedIssuers.includes(entry.config.name)) {
-      throw new GatewayError('SG_ERR_WRONG_ISSUER', 'token issuer is not accepted on this route');
+    const keysGeneration = entry.keys.generation;
+    let payload: JWTPayload;
+    try {
+      payload = await verifyWithKeys(token, entry.keys, verifyOptions);
+      checkVerifiedPayload(payload, entry, Math.floor(nowMs / 1000));
+    } catch (error) {
+      // Only what cost a signature check is worth remembering; the checks above are cheaper.
+      if (isLasting(error) && entry.keys.generation === keysGeneration) {
+        const origin = { issuer: entry.config.name, kid: '', expMs: Number.POSITIVE_INFINITY };
+        rejections.set(token, toGatewayError(error), origin, now());
+      }
+      throw error;
     }
     const jti = payload.jti;
     const tokenId = typeof jti === 'string' && SAFE_JTI.test(jti) ? jti : fingerprint(fingerprintKey, token);
-    return identityFromClaims(entry.config, payload, 'bearer', tokenId);
+    // Shared by every request that presents this token while it is cached: nobody may change it.
+    const identity = Object.freeze(identityFromClaims(entry.config, payload, 'bearer', tokenId));
+    // A key removed while this verification ran may be the one that verified it: not cached then.
+    if (entry.keys.generation === keysGeneration) {
+      const kid = typeof header['kid'] === 'string' ? header['kid'] : '';
+      cache.set(
+        token,
+        identity,
+        { issuer: entry.config.name, kid, expMs: (payload.exp as number) * 1000 },
+        now(),
+      );
+    }
+    checkIssuerAllowed(identity, allowedIssuers);
+    return identity;
   }
 
   return {
     async verify(token, allowedIssuers) {
       try {
+        if (typeof token === 'string') {
+          const nowMs = now();
+          const cached = cache.get(token, nowMs);
+          if (cached) {
+            checkIssuerAllowed(cached, allowedIssuers);
+            return cached;
+          }
+          const rejected = rejections.get(token, nowMs);
+          if (rejected) throw rejected;
+        }
         return await verifyToken(token, allowedIssuers);
       } catch (error) {
         throw toGatewayError(error);
       }
     },
     isReady: () => entries.every((e) => e.keys.isReady()),
+    cacheStats: () => ({ verified: cache.stats(), rejected: rejections.stats() }),
     async warm() {
       await Promise.all(entries.map((e) => e.keys.warm()));
     },
     close() {
+      cache.clear();
+      rejections.clear();
       for (const e of entries) e.keys.close();
     },
   };

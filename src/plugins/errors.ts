@@ -21,6 +21,7 @@ export interface Problem {
 
 export function problemFor(err: GatewayError, requestId: string): Problem {
   return {
+    ...err.extensions,
     type: `urn:stepgate:problem:${err.reason}`,
     title: ERRORS[err.code].title,
     status: err.status,

@@ -4,6 +4,7 @@
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { GatewayError } from '../errors.ts';
+import { COOKIE_PREFIX, withoutGatewayCookies } from '../identity/sessions/cookies.ts';
 import type { Identity } from '../identity/types.ts';
 
 /** RFC 9110 §7.6.1 connection-specific fields, never forwarded in either direction. */
@@ -84,6 +85,12 @@ export function forwardedHeaders(incoming: IncomingHttpHeaders, ctx: ForwardCont
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined || named.has(name) || isSpoofableHeader(name, ctx.trustedPeer)) continue;
     if (name === 'authorization' && !ctx.forwardAuthorization) continue;
+    if (name === 'cookie') {
+      // The session cookies are the gateway's credentials: upstreams never see them.
+      const kept = withoutGatewayCookies(String(value));
+      if (kept !== undefined) out[name] = kept;
+      continue;
+    }
     out[name] = value;
   }
   const priorFor = ctx.trustedPeer ? incoming['x-forwarded-for'] : undefined;
@@ -114,6 +121,14 @@ export function responseHeaders(
   for (const [name, value] of Object.entries(headers)) {
     const n = name.toLowerCase();
     if (HOP_BY_HOP.has(n) || named.has(n)) continue;
+    if (n === 'set-cookie') {
+      // An upstream may not set (or fixate) the gateway's session cookies.
+      const cookies = (Array.isArray(value) ? value : [value ?? '']).filter(
+        (c) => !c.trimStart().startsWith(COOKIE_PREFIX),
+      );
+      if (cookies.length > 0) out[name] = cookies;
+      continue;
+    }
     out[name] = value;
   }
   return out;

@@ -21,6 +21,8 @@ export interface Target {
   readonly name: string;
   readonly type: 'http' | 'stepfunctions';
   handle(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply>;
+  /** Releases clients and connections when the gateway closes. */
+  close?(): Promise<void>;
 }
 
 const TIMEOUT_CODES = new Set([

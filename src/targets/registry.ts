@@ -4,16 +4,23 @@
  */
 import type { Config, TargetConfig } from '../config/schema.ts';
 import { createHttpTarget, type Target, type TargetDeps } from './http.ts';
+import {
+  createStepFunctionsTarget,
+  type StepFunctionsDeps,
+  type StepFunctionsTarget,
+} from './stepfunctions/target.ts';
 
 export type { Target, TargetDeps } from './http.ts';
+export type { StepFunctionsDeps } from './stepfunctions/target.ts';
 
-function createTarget(name: string, config: TargetConfig, deps: TargetDeps): Target {
+export type RegistryDeps = TargetDeps & { readonly stepFunctions: Omit<StepFunctionsDeps, 'metrics'> };
+
+function createTarget(name: string, config: TargetConfig, deps: RegistryDeps): Target {
   switch (config.type) {
     case 'http':
       return createHttpTarget(name, config, deps);
     case 'stepfunctions':
-      // Refused by the config cross-check until the Step Functions target lands.
-      throw new Error(`target ${name}: stepfunctions targets are not available yet`);
+      return createStepFunctionsTarget(name, config, { ...deps.stepFunctions, metrics: deps.metrics });
     default: {
       const unknown: never = config;
       throw new Error(`target ${name}: unknown type ${String((unknown as { type: string }).type)}`);
@@ -21,6 +28,27 @@ function createTarget(name: string, config: TargetConfig, deps: TargetDeps): Tar
   }
 }
 
-export function createTargets(targets: Config['targets'], deps: TargetDeps): ReadonlyMap<string, Target> {
+export function createTargets(targets: Config['targets'], deps: RegistryDeps): ReadonlyMap<string, Target> {
   return new Map(Object.entries(targets).map(([name, config]) => [name, createTarget(name, config, deps)]));
+}
+
+/**
+ * The recent executions of a caller (`<issuer>/<sub>`) across every Step Functions target,
+ * newest first: what `/.stepgate/` lists. A target that cannot be listed is left out.
+ */
+export function createExecutionsSource(targets: ReadonlyMap<string, Target>) {
+  const stepFunctions = [...targets.values()].filter(
+    (t): t is StepFunctionsTarget => t.type === 'stepfunctions' && 'recentExecutions' in t,
+  );
+  return {
+    async recentExecutions(caller: string, limit: number) {
+      const lists = await Promise.all(
+        stepFunctions.map((t) => t.recentExecutions(caller, limit).catch(() => [])),
+      );
+      return lists
+        .flat()
+        .sort((a, b) => b.startDate.getTime() - a.startDate.getTime())
+        .slice(0, limit);
+    },
+  };
 }

@@ -26,8 +26,15 @@ async function freePort(): Promise<number> {
 
 /** The environment that moves the whole demo onto free ports and a fresh audit file. */
 async function demoEnv(dir: string): Promise<Record<string, string>> {
-  const [gateway, admin, idp, upstream] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const [gateway, admin, idp, upstream, sfn] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
   return {
+    STEPGATE_DEMO_SFN_PORT: String(sfn),
     STEPGATE_DEMO_PORT: String(gateway),
     STEPGATE_DEMO_ADMIN_PORT: String(admin),
     STEPGATE_DEMO_IDP_PORT: String(idp),
@@ -72,7 +79,19 @@ describe('stepgate demo', () => {
 
   test('prints each command once, in the order it is to be typed', () => {
     const { token, allowed, refused, unauthenticated, metrics, auditVerify } = demo.commands;
-    assert.deepEqual(printed, [token, allowed, refused, unauthenticated, metrics, auditVerify]);
+    const { deployToken, deployStart, deployAgain, deployStatus } = demo.commands;
+    assert.deepEqual(printed, [
+      token,
+      allowed,
+      refused,
+      unauthenticated,
+      metrics,
+      auditVerify,
+      deployToken,
+      deployStart,
+      deployAgain,
+      deployStatus,
+    ]);
   });
 
   test('the printed curl lines get a token, then 200, 403 and 401', async () => {
@@ -122,6 +141,43 @@ describe('stepgate demo', () => {
     const verify = await sh([demo.commands.auditVerify]);
     assert.equal(verify.code, 0, verify.stdout);
     assert.match(verify.stdout, /intact: 3 records/);
+  });
+
+  test('the printed deploy lines start one deployment and read its status as its caller', async () => {
+    const { deployToken, deployStart, deployAgain, deployStatus } = demo.commands;
+    const started = await sh([deployToken, deployStart]);
+    assert.equal(statusOf(started.stdout), 202, started.stdout);
+    const body = JSON.parse(started.stdout.slice(started.stdout.indexOf('\r\n\r\n') + 4)) as {
+      executionArn: string;
+      statusUrl: string;
+    };
+    assert.match(body.executionArn, /^arn:aws:states:us-east-1:123456789012:execution:deploy:/);
+    assert.match(started.stdout, /^location: http:\/\/127\.0\.0\.1:\d+\/executions\/arn:aws:states:/im);
+
+    const running = await sh([deployToken, deployAgain, deployStatus]);
+    assert.equal(running.code, 0);
+    const [statusUrl = '', status = ''] = running.stdout.split('\n');
+    assert.equal(statusUrl, body.statusUrl, 'the same request again: the same execution');
+    assert.equal((JSON.parse(status) as { status: string }).status, 'RUNNING');
+    assert.equal(demo.stepFunctions?.executions('deploy').length, 1, 'started once');
+
+    const execution = demo.stepFunctions!.executions('deploy')[0]!;
+    await execution.done;
+    const done = await sh([deployToken, deployAgain, deployStatus]);
+    const result = JSON.parse(done.stdout.split('\n')[1]!) as {
+      status: string;
+      output: Record<string, string>;
+    };
+    assert.equal(result.status, 'SUCCEEDED');
+    assert.equal(result.output['artifact'], 'registry.local/orders:1.4.2');
+    assert.match(result.output['releasedBy']!, /^ci-bot \(keycloak\//);
+
+    // Another caller (reader, with its orders:read token) cannot read it: 403 before ownership.
+    const other = await sh([
+      demo.commands.token,
+      `curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" ${body.statusUrl}`,
+    ]);
+    assert.equal(other.stdout, '403');
   });
 });
 

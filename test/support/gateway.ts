@@ -4,7 +4,7 @@
  */
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { buildGateway } from '../../src/app.ts';
+import { buildGateway, type GatewayDeps } from '../../src/app.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import type { AuditRecord } from '../../src/audit/record.ts';
 
@@ -46,7 +46,10 @@ export interface TestGateway {
  * `document` is a config as YAML would parse it; `server`, `admin` and `audit.sinks` default to
  * loopback, port 0 and a captured stdout sink.
  */
-export async function startGateway(document: Record<string, unknown>): Promise<TestGateway> {
+export async function startGateway(
+  document: Record<string, unknown>,
+  deps: Omit<GatewayDeps, 'auditStdout' | 'logStream'> = {},
+): Promise<TestGateway> {
   const doc = {
     ...document,
     server: { host: '127.0.0.1', port: 0, ...(document['server'] as object | undefined) },
@@ -58,8 +61,9 @@ export async function startGateway(document: Record<string, unknown>): Promise<T
   const audit = new Capture();
   const logs = new Capture();
   allCaptures.push(audit, logs);
-  const app = await buildGateway(config, { auditStdout: audit, logStream: logs });
-  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  const app = await buildGateway(config, { ...deps, auditStdout: audit, logStream: logs });
+  // Port 0 unless the document names one (SSO tests need the port before the IdP starts).
+  const url = await app.listen({ host: '127.0.0.1', port: config.server.port });
   const adminUrl = await app.stepgate.admin.listen({ host: '127.0.0.1', port: 0 });
   const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
   return {

@@ -8,7 +8,13 @@
  *   ...
  *   await idp.close();
  */
-import { type EmbeddedIdp, type IdpClient, type IdpPreset, startEmbeddedIdp } from '../../src/dev/idp.ts';
+import {
+  type EmbeddedIdp,
+  type IdpClient,
+  type IdpPreset,
+  type IdpUser,
+  startEmbeddedIdp,
+} from '../../src/dev/idp.ts';
 import {
   AUDIENCE,
   createOutage,
@@ -18,7 +24,7 @@ import {
   type TokenHeader,
 } from './issuer.ts';
 
-export type { IdpClient, IdpPreset };
+export type { IdpClient, IdpPreset, IdpUser };
 
 export const DEFAULT_CLIENTS: readonly IdpClient[] = [
   {
@@ -45,6 +51,8 @@ export interface StartIdpOptions {
   readonly clients?: readonly IdpClient[];
   /** Lifetime of access tokens (default 300 s). */
   readonly accessTokenTtlSeconds?: number;
+  /** Browser users (authorization code flow on oidc-provider's login and consent pages). */
+  readonly users?: readonly IdpUser[];
 }
 
 /** `getToken`'s default client is the first one: `ci-bot` with all its scopes. */
@@ -55,16 +63,20 @@ export interface TestIdp extends EmbeddedIdp {
   setDown(down: Down): void;
   jwksRequests(): number;
   discoveryRequests(): number;
+  /** Tokens issued by grant type (`authorization_code`, `refresh_token`, …). */
+  grants(grantType: string): number;
 }
 
 export async function startIdp(options: StartIdpOptions): Promise<TestIdp> {
   const outage = createOutage();
   let jwksCount = 0;
   let discoveryCount = 0;
+  const grantCounts = new Map<string, number>();
   const idp = await startEmbeddedIdp({
     ...options,
     clients: options.clients ?? DEFAULT_CLIENTS,
     audience: AUDIENCE,
+    onGrant: (type) => grantCounts.set(type, (grantCounts.get(type) ?? 0) + 1),
     intercept(req, res) {
       // Counted before an outage answers: a refused fetch is still a fetch.
       const url = req.url ?? '/';
@@ -79,5 +91,6 @@ export async function startIdp(options: StartIdpOptions): Promise<TestIdp> {
     setDown: outage.setDown,
     jwksRequests: () => jwksCount,
     discoveryRequests: () => discoveryCount,
+    grants: (type: string) => grantCounts.get(type) ?? 0,
   });
 }
