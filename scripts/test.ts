@@ -105,7 +105,7 @@ if (major < 22 || (major === 22 && minor < 18)) {
 const only = process.argv.slice(2);
 if (only.length === 0) {
   if (run('typecheck (tsc)', bin('tsc'), ['-p', 'tsconfig.json']) !== 0) process.exit(1);
-  if (run('lint (biome)', bin('biome'), ['check', '.']) !== 0) process.exit(1);
+  if (run('lint (eslint)', bin('eslint'), ['.']) !== 0) process.exit(1);
 }
 
 const redis = await findRedis();

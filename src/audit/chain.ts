@@ -23,7 +23,7 @@ export const GENESIS_HASH = '0'.repeat(64);
 const HASH = /^[0-9a-f]{64}$/;
 
 /** Strings JSON.stringify would escape; all others are quoted as they are (the common case). */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters JSON escapes.
+// Control characters in this regex are intended: these are the characters JSON escapes.
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 const quotedKeys = new Map<string, string>();
 

@@ -107,7 +107,7 @@ export interface RunningDemo {
 
 /** Single-quotes a word for a POSIX shell when it needs it. */
 function shellWord(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", '\'\\\'\'')}'`;
 }
 
 /** A path as the user should type it from `base`: relative when inside it, else absolute. */
@@ -164,7 +164,7 @@ function describeCommands(demo: {
   const bin = join(PACKAGE_ROOT, 'bin', 'stepgate.js');
   return {
     token:
-      `TOKEN=$(curl -s -u reader:reader-secret -d grant_type=client_credentials -d scope=orders:read ` +
+      'TOKEN=$(curl -s -u reader:reader-secret -d grant_type=client_credentials -d scope=orders:read ' +
       `${idp.tokenEndpoint} | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')`,
     allowed: `curl -i -H "Authorization: Bearer $TOKEN" ${orders}`,
     refused: `curl -i -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"quantity":1}' ${orders}`,
@@ -178,15 +178,15 @@ function describeCommands(demo: {
 /** Start a deployment, repeat it (the same execution: Idempotency-Key), read its status. */
 function deployCommands(idp: EmbeddedIdp, gateway: RunningGateway) {
   const start =
-    `curl -s -H "Authorization: Bearer $DEPLOY_TOKEN" -H 'Content-Type: application/json' ` +
+    'curl -s -H "Authorization: Bearer $DEPLOY_TOKEN" -H \'Content-Type: application/json\' ' +
     `-H 'Idempotency-Key: orders-1.4.2' -d '{"service":"orders","version":"1.4.2"}' ${gateway.url}/workflows/deploy`;
   return {
     deployToken:
-      `DEPLOY_TOKEN=$(curl -s -u ci-bot:ci-bot-secret -d grant_type=client_credentials -d scope=deploy:start ` +
+      'DEPLOY_TOKEN=$(curl -s -u ci-bot:ci-bot-secret -d grant_type=client_credentials -d scope=deploy:start ' +
       `${idp.tokenEndpoint} | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')`,
     deployStart: start.replace('curl -s ', 'curl -i '),
     deployAgain: `STATUS_URL=$(${start} | sed -E 's/.*"statusUrl":"([^"]+)".*/\\1/'); echo "$STATUS_URL"`,
-    deployStatus: `curl -s -H "Authorization: Bearer $DEPLOY_TOKEN" "$STATUS_URL"`,
+    deployStatus: 'curl -s -H "Authorization: Bearer $DEPLOY_TOKEN" "$STATUS_URL"',
   };
 }
 

@@ -7,7 +7,7 @@
  * lookup hashes 64 characters rather than a kilobyte.
  *
  * - Bounded: at most `maxEntries` entries and `maxChars` characters of tokens, least recently
- *   used evicted first, so memory stays bounded whatever tokens arrive.
+ *   used evicted first (a sixteenth at a time), so memory stays bounded whatever tokens arrive.
  * - An entry lives no longer than min(exp − now, `ttlMs` (60 s)): `exp` exactly, without the
  *   clock skew a full verification allows, so a cached token is never served once expired; the
  *   short TTL bounds how long a change the cache cannot see (a revoked client, a changed config)
@@ -118,10 +118,7 @@ export class TokenCache<T> {
       tick: ++this.#tick,
     });
     this.#chars += token.length;
-    for (const oldest of this.#entries.keys()) {
-      if (this.#entries.size <= this.#maxEntries && this.#chars <= this.#maxChars) break;
-      this.#delete(oldest);
-    }
+    if (this.#entries.size > this.#maxEntries || this.#chars > this.#maxChars) this.#evict();
   }
 
   /**
@@ -147,6 +144,21 @@ export class TokenCache<T> {
 
   stats(): TokenCacheStats {
     return { entries: this.#entries.size, hits: this.#hits, misses: this.#misses };
+  }
+
+  /**
+   * Evicts down to fifteen sixteenths of the bound that was passed, least recently used first: deleting from the
+   * front of a Map leaves holes every later walk from the front steps over, so one walk per many
+   * insertions, not one per insertion.
+   */
+  #evict(): void {
+    const entryTarget =
+      this.#entries.size > this.#maxEntries ? this.#maxEntries - (this.#maxEntries >> 4) : Infinity;
+    const charTarget = this.#chars > this.#maxChars ? this.#maxChars - (this.#maxChars >> 4) : Infinity;
+    for (const oldest of this.#entries.keys()) {
+      if (this.#entries.size <= entryTarget && this.#chars <= charTarget) break;
+      this.#delete(oldest);
+    }
   }
 
   #delete(key: string): void {

@@ -5,7 +5,7 @@
  */
 
 /** Characters a reader must not see raw: C0/C1 controls, U+2028/9, bidi embeddings and isolates. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
+// Control characters in this regex are intended: finding control characters is the point.
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 export const MAX_DESCRIBED_LENGTH = 64;

@@ -35,12 +35,12 @@ type PathMatcher =
   | { readonly kind: 'exact'; readonly path: string }
   | { readonly kind: 'prefix'; readonly base: string; readonly baseSlash: string }
   | {
-      readonly kind: 'params';
-      /** Literal segment text, or `undefined` where a parameter sits. */
-      readonly literals: readonly (string | undefined)[];
-      readonly names: readonly (string | undefined)[];
-      readonly rest: boolean;
-    };
+    readonly kind: 'params';
+    /** Literal segment text, or `undefined` where a parameter sits. */
+    readonly literals: readonly (string | undefined)[];
+    readonly names: readonly (string | undefined)[];
+    readonly rest: boolean;
+  };
 
 interface CompiledRoute {
   readonly index: number;

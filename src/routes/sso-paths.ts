@@ -22,7 +22,7 @@ export const PATHS = {
 export const DEFAULT_RETURN = PATHS.home;
 
 const MAX_RD_LENGTH = 2048;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
+// Control characters in this regex are intended: finding control characters is the point.
 const REFUSED_CHARACTERS = /[\u0000-\u001f\u007f\\]/;
 /** Returning to these would start another login or logout: the page is shown instead. */
 const NO_RETURN = new Set<string>([PATHS.login, PATHS.callback, PATHS.logout, PATHS.backchannelLogout]);

@@ -50,7 +50,7 @@ export function isSpoofableHeader(name: string, trustedPeer: boolean): boolean {
   return false;
 }
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
+// Control characters in this regex are intended: finding control characters is the point.
 const UNSAFE_VALUE = /[\u0000-\u001f\u007f]/;
 
 /**

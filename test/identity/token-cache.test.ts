@@ -48,6 +48,16 @@ describe('verified-token cache', () => {
     assert.equal(cache.get(mallory, T0), 'mallory');
   });
 
+  it('evicts a sixteenth at a time once full, oldest first', () => {
+    const cache = new TokenCache<number>({ maxEntries: 32 });
+    for (let i = 0; i < 33; i++) cache.set(`t${i}`, i, origin(), T0);
+    assert.equal(cache.stats().entries, 30);
+    assert.deepEqual(
+      [0, 1, 2, 3].map((i) => cache.get(`t${i}`, T0)),
+      [undefined, undefined, undefined, 3],
+    );
+  });
+
   it('is bounded by the characters of the tokens it holds, too', () => {
     const cache = new TokenCache<number>({ maxEntries: 100, maxChars: 10 });
     cache.set('aaaa', 1, origin(), T0);

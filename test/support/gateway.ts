@@ -15,9 +15,11 @@ export class Capture extends Writable {
     this.chunks.push(chunk.toString());
     callback();
   }
+
   text(): string {
     return this.chunks.join('');
   }
+
   lines<T = unknown>(): T[] {
     return this.text()
       .split('\n')

@@ -62,7 +62,7 @@ export class SfnError extends Error {
 /** 256 KiB of UTF-8: the largest execution input or output Step Functions takes. */
 export const MAX_PAYLOAD_BYTES = 262_144;
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what AWS refuses in names.
+// Control characters in this regex are intended: control characters are what AWS refuses in names.
 const BAD_NAME = /[\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]/;
 
 export interface StartRequest {

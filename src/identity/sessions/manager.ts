@@ -45,12 +45,12 @@ export type SessionState =
   /** It carried one that is no longer (or never was) good: the cookie is deleted. */
   | { readonly kind: 'ended'; readonly error: GatewayError; readonly setCookie: readonly string[] }
   | {
-      readonly kind: 'active';
-      readonly identity: Identity;
-      readonly record: SessionRecord;
-      /** Cookie updates (a refresh, the idle clock); empty when nothing changed. */
-      readonly setCookie: readonly string[];
-    };
+    readonly kind: 'active';
+    readonly identity: Identity;
+    readonly record: SessionRecord;
+    /** Cookie updates (a refresh, the idle clock); empty when nothing changed. */
+    readonly setCookie: readonly string[];
+  };
 
 export interface SessionManager {
   /** True when the request carries a session cookie (valid or not). */
