@@ -16,8 +16,10 @@ import { compileRouting } from './policy/routing.ts';
 import auditPlugin, { recordClientError } from './plugins/audit.ts';
 import authenticate from './plugins/authenticate.ts';
 import authorize from './plugins/authorize.ts';
+import rateLimit from './plugins/rate-limit.ts';
 import errors, { createClientErrorHandler } from './plugins/errors.ts';
 import requestContext, { createPathNormalizer } from './plugins/request-context.ts';
+import { createRateLimiterFor } from './ratelimit/limiter.ts';
 import { buildAdminApp } from './routes/admin.ts';
 import forwardRoutes from './routes/forward.ts';
 import ssoRoutes from './routes/sso.ts';
@@ -103,6 +105,8 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
       redis: config.redis,
     },
   });
+  // Redis only when a route has a limit: a gateway without limits opens no connection for them.
+  const limiter = config.routes.some((route) => route.rateLimit) ? createRateLimiterFor(config.redis) : undefined;
   const { server } = config;
   const auditOptions = { audit, auditConfig: config.audit, metrics, routing: () => routing };
 
@@ -166,6 +170,7 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
   await app.register(requestContext, { normalizer, routing: () => routing });
   await app.register(authenticate, { verifier, sso });
   await app.register(authorize, { routing: () => routing, audit });
+  if (limiter) await app.register(rateLimit, { limiter });
   await app.register(auditPlugin, auditOptions);
   await app.register(wellKnownRoutes, { signer });
   if (sso && config.sso) {
@@ -184,6 +189,7 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     await admin.close();
     verifier.close();
     await sso?.close();
+    await limiter?.close();
     await Promise.all([...targets.values()].map((target) => target.close?.()));
     await audit.close();
   });

@@ -19,6 +19,7 @@ export type Reason =
   | 'policy_denied'
   | 'csrf'
   | 'rate_limited'
+  | 'rate_limit_unavailable'
   | 'upstream_error'
   | 'audit_unavailable'
   | 'idp_unavailable'
@@ -62,6 +63,11 @@ export const ERRORS = {
     title: 'Session store unavailable',
   },
   SG_ERR_RATE_LIMITED: { status: 429, reason: 'rate_limited', title: 'Too many requests' },
+  SG_ERR_RATE_LIMIT_UNAVAILABLE: {
+    status: 503,
+    reason: 'rate_limit_unavailable',
+    title: 'Rate-limit store unavailable',
+  },
   SG_ERR_UPSTREAM_UNAVAILABLE: { status: 502, reason: 'upstream_error', title: 'Upstream unavailable' },
   SG_ERR_UPSTREAM_TIMEOUT: { status: 504, reason: 'upstream_error', title: 'Upstream timed out' },
   SG_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, reason: 'bad_request', title: 'Unsupported media type' },

@@ -30,6 +30,7 @@ const REASONS = {
   policy_denied: true,
   csrf: true,
   rate_limited: true,
+  rate_limit_unavailable: true,
   upstream_error: true,
   audit_unavailable: true,
   idp_unavailable: true,

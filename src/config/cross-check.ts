@@ -144,9 +144,6 @@ export function crossCheck(config: Config): ConfigProblem[] {
     else if (route.readAnyExecution) {
       problems.push({ path: `${at}.readAnyExecution`, message: 'only for routes to a stepfunctions target' });
     }
-    if (route.rateLimit) {
-      problems.push({ path: `${at}.rateLimit`, message: 'rate limits are not available yet' });
-    }
     if (route.public && route.issuers) {
       problems.push({ path: `${at}.issuers`, message: 'a public route takes no issuer restriction' });
     }

@@ -55,6 +55,7 @@ async function requestContextPlugin(app: FastifyInstance, options: RequestContex
       match: undefined,
       identity: undefined,
       decision: undefined,
+      rateLimit: undefined,
       error: undefined,
       target: undefined,
       internal: request.routeOptions.config.internal,

@@ -6,6 +6,7 @@ import type { GatewayError } from '../errors.ts';
 import type { Identity } from '../identity/types.ts';
 import type { RouteMatch } from '../policy/routes.ts';
 import type { Decision } from '../policy/types.ts';
+import type { RateLimitResult } from '../ratelimit/limiter.ts';
 
 export interface AuditTarget {
   name: string;
@@ -25,6 +26,8 @@ export interface RequestState {
   match: RouteMatch | undefined;
   identity: Identity | undefined;
   decision: Decision | undefined;
+  /** The route's rate limit as counted for this request, when the route has one. */
+  rateLimit: RateLimitResult | undefined;
   /** The error the response was rendered from, if any. */
   error: GatewayError | undefined;
   target: AuditTarget | undefined;
