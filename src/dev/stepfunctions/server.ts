@@ -15,13 +15,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import type { TaskFunction } from './asl.ts';
 import { verifySigV4, type SigningSecret } from './sigv4.ts';
-import { type Execution, ExecutionStore, type LocalStateMachine, type Principal, SfnError } from './store.ts';
+import { type Execution, ExecutionStore, type LocalStateMachine, type Principal, AwsServiceError } from './store.ts';
 import {
   assumeRole,
   assumeRoleXml,
   callerIdentityXml,
   type IssuedCredentials,
-  StsError,
   stsErrorXml,
 } from './sts.ts';
 
@@ -216,7 +215,7 @@ export async function startLocalStepFunctions(
         };
       }
       default:
-        throw new SfnError('UnknownOperationException', `unknown operation ${operation}`);
+        throw new AwsServiceError('UnknownOperationException', `unknown operation ${operation}`);
     }
   }
 
@@ -298,7 +297,7 @@ export async function startLocalStepFunctions(
       if (isSfn) {
         const parsed: unknown = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
         if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-          throw new SfnError('SerializationException', 'the body must be a JSON object');
+          throw new AwsServiceError('SerializationException', 'the body must be a JSON object');
         }
         payload = await sfn(operation, parsed as Record<string, unknown>, principal);
       } else if (operation === 'AssumeRole') {
@@ -311,7 +310,7 @@ export async function startLocalStepFunctions(
       } else if (operation === 'GetCallerIdentity') {
         payload = callerIdentityXml(principal, accountId);
       } else {
-        throw new StsError('InvalidAction', `Could not find operation ${operation}`);
+        throw new AwsServiceError('InvalidAction', `Could not find operation ${operation}`);
       }
       if (fault?.kind === 'fail-after') {
         sendError(
@@ -329,7 +328,7 @@ export async function startLocalStepFunctions(
       if (isSfn) sendJson(200, payload);
       else res.writeHead(200, { 'content-type': 'text/xml' }).end(payload as string);
     } catch (err) {
-      if (err instanceof SfnError || err instanceof StsError)
+      if (err instanceof AwsServiceError)
         sendError(err.status, err.code, err.message, who);
       else if (err instanceof SyntaxError)
         sendError(400, 'SerializationException', 'the body is not JSON', who);

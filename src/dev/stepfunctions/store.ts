@@ -48,8 +48,8 @@ export interface LocalStateMachine {
   readonly definition: AslDefinition;
 }
 
-/** A Step Functions error: its code (the `__type`), message and HTTP status. */
-export class SfnError extends Error {
+/** An error of the local AWS endpoints (Step Functions, STS): its code (`__type`), message and HTTP status. */
+export class AwsServiceError extends Error {
   readonly code: string;
   readonly status: number;
   constructor(code: string, message: string, status = 400) {
@@ -117,21 +117,21 @@ export class ExecutionStore {
 
   #machine(arn: unknown): LocalStateMachine & { type: 'STANDARD' | 'EXPRESS' } {
     if (typeof arn !== 'string' || !/^arn:aws[a-z-]*:states:[^:]+:\d{12}:stateMachine:[^:]+$/.test(arn)) {
-      throw new SfnError('InvalidArn', `Invalid Arn: '${String(arn)}'`);
+      throw new AwsServiceError('InvalidArn', `Invalid Arn: '${String(arn)}'`);
     }
     const machine = this.#machines.get(arn);
-    if (!machine) throw new SfnError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
+    if (!machine) throw new AwsServiceError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
     return machine;
   }
 
   #checked(request: StartRequest): { name: string; input: string; traceHeader?: string } {
     const name = request.name === undefined ? randomUUID() : request.name;
     if (typeof name !== 'string' || name.length < 1 || name.length > 80 || BAD_NAME.test(name)) {
-      throw new SfnError('InvalidName', `Invalid Name: '${String(name)}'`);
+      throw new AwsServiceError('InvalidName', `Invalid Name: '${String(name)}'`);
     }
     const input = request.input === undefined ? '{}' : request.input;
     if (typeof input !== 'string' || Buffer.byteLength(input) > MAX_PAYLOAD_BYTES) {
-      throw new SfnError(
+      throw new AwsServiceError(
         'InvalidExecutionInput',
         'Invalid State Machine Execution Input: too large or not a string',
       );
@@ -139,14 +139,14 @@ export class ExecutionStore {
     try {
       JSON.parse(input);
     } catch {
-      throw new SfnError('InvalidExecutionInput', 'Invalid State Machine Execution Input: not JSON');
+      throw new AwsServiceError('InvalidExecutionInput', 'Invalid State Machine Execution Input: not JSON');
     }
     const trace = request.traceHeader;
     if (
       trace !== undefined &&
       (typeof trace !== 'string' || trace.length > 256 || !/^[\x20-\x7e]*$/.test(trace))
     ) {
-      throw new SfnError('ValidationException', 'traceHeader must be at most 256 printable ASCII characters');
+      throw new AwsServiceError('ValidationException', 'traceHeader must be at most 256 printable ASCII characters');
     }
     return { name, input, ...(typeof trace === 'string' ? { traceHeader: trace } : {}) };
   }
@@ -161,7 +161,7 @@ export class ExecutionStore {
       if (existing) {
         if (existing.status === 'RUNNING' && existing.input === input)
           return { execution: existing, created: false };
-        throw new SfnError('ExecutionAlreadyExists', `Execution Already Exists: '${existing.executionArn}'`);
+        throw new AwsServiceError('ExecutionAlreadyExists', `Execution Already Exists: '${existing.executionArn}'`);
       }
     }
     return { execution: this.#launch(machine, arn, name, input, traceHeader, principal), created: true };
@@ -171,7 +171,7 @@ export class ExecutionStore {
   async startSync(request: StartRequest, principal: Principal): Promise<Execution> {
     const machine = this.#machine(request.stateMachineArn);
     if (machine.type !== 'EXPRESS') {
-      throw new SfnError(
+      throw new AwsServiceError(
         'StateMachineTypeNotSupported',
         'This operation is not supported by this type of state machine',
       );
@@ -191,7 +191,7 @@ export class ExecutionStore {
   ): Execution {
     const running = this.all().filter((e) => e.status === 'RUNNING').length;
     if (running >= this.maxRunning) {
-      throw new SfnError(
+      throw new AwsServiceError(
         'ExecutionLimitExceeded',
         'The maximum number of running executions has been reached.',
       );
@@ -237,12 +237,12 @@ export class ExecutionStore {
       typeof executionArn !== 'string' ||
       !/^arn:aws[a-z-]*:states:[^:]+:\d{12}:(execution|express):/.test(executionArn)
     ) {
-      throw new SfnError('InvalidArn', `Invalid Arn: '${String(executionArn)}'`);
+      throw new AwsServiceError('InvalidArn', `Invalid Arn: '${String(executionArn)}'`);
     }
     const execution = this.#executions.get(executionArn);
     // DescribeExecution does not serve Express executions.
     if (!execution || executionArn.includes(':express:')) {
-      throw new SfnError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
+      throw new AwsServiceError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
     }
     return execution;
   }

@@ -6,7 +6,7 @@
  * https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Principal } from './store.ts';
+import { AwsServiceError, type Principal } from './store.ts';
 
 export interface IssuedCredentials {
   readonly accessKeyId: string;
@@ -18,23 +18,13 @@ export interface IssuedCredentials {
   readonly roleSessionName: string;
 }
 
-export class StsError extends Error {
-  readonly code: string;
-  readonly status: number;
-  constructor(code: string, message: string, status = 400) {
-    super(message);
-    this.code = code;
-    this.status = status;
-  }
-}
-
 const NAME = /^[\w+=,.@-]{2,64}$/;
 const TAG_KEY = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
 const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::(\d{12}):role\/([\w+=,.@/-]{1,64})$/;
 
-function validation(message: string): StsError {
-  return new StsError('ValidationError', message);
+function validation(message: string): AwsServiceError {
+  return new AwsServiceError('ValidationError', message);
 }
 
 /** Parses and checks an AssumeRole request as STS does; returns the issued credentials. */
@@ -87,7 +77,7 @@ export function assumeRole(
     );
   }
   if (options.allowedRoles && !options.allowedRoles.includes(roleArn)) {
-    throw new StsError(
+    throw new AwsServiceError(
       'AccessDenied',
       `User: ${caller.arn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`,
       403,
