@@ -4,7 +4,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { BlockList, isIPv4 } from 'node:net';
+import { BlockList, isIPv4, type Socket } from 'node:net';
 import replyFrom from '@fastify/reply-from';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { type AuditLog, createAuditLog } from './audit/audit-log.ts';
@@ -109,6 +109,9 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
   const limiter = config.routes.some((route) => route.rateLimit) ? createRateLimiterFor(config.redis) : undefined;
   const { server } = config;
   const auditOptions = { audit, auditConfig: config.audit, metrics, routing: () => routing };
+  const refuseClientRequest = createClientErrorHandler(randomUUID, (requestId, err, socket) =>
+    recordClientError(auditOptions, requestId, err, socket),
+  );
 
   const app = Fastify({
     logger: {
@@ -129,8 +132,8 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 8192, ignoreTrailingSlash: false, caseSensitive: true },
     rewriteUrl: (req) => normalizer.rewriteUrl(req),
-    serverFactory: (handler) =>
-      createServer(
+    serverFactory: (handler) => {
+      const httpServer = createServer(
         {
           maxHeaderSize: server.maxHeaderBytes,
           headersTimeout: Math.min(server.headersTimeoutMs, server.requestTimeoutMs),
@@ -141,10 +144,15 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
           requireHostHeader: true,
         },
         handler as (req: IncomingMessage, res: ServerResponse) => void,
-      ),
-    clientErrorHandler: createClientErrorHandler(randomUUID, (requestId, err, socket) =>
-      recordClientError(auditOptions, requestId, err, socket),
-    ),
+      );
+      // Node hands CONNECT to a 'connect' listener, never to Fastify; without one it drops the
+      // socket unanswered and unaudited. stepgate is no forward proxy: refuse it like a bad request.
+      httpServer.on('connect', (_req: IncomingMessage, socket: Socket) =>
+        refuseClientRequest(Object.assign(new Error('CONNECT is not supported'), { code: 'SG_CONNECT' }), socket),
+      );
+      return httpServer;
+    },
+    clientErrorHandler: refuseClientRequest,
   });
 
   const admin = buildAdminApp({ metrics, verifier, audit });

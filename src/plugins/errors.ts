@@ -92,7 +92,8 @@ export function createClientErrorHandler(
         : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
           ? 'SG_ERR_REQUEST_TIMEOUT'
           : 'SG_ERR_BAD_REQUEST';
-    const err = new GatewayError(code, undefined, { cause: error });
+    const detail = error.code === 'SG_CONNECT' ? error.message : undefined;
+    const err = new GatewayError(code, detail, { cause: error });
     const requestId = newRequestId();
     const body = JSON.stringify(problemFor(err, requestId));
     socket.end(

@@ -38,6 +38,12 @@ export function createPathNormalizer(ourAuthorities: ReadonlySet<string>): PathN
   };
 }
 
+function countHeader(rawHeaders: readonly string[], name: string): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === name) count++;
+  return count;
+}
+
 export interface RequestContextOptions {
   normalizer: PathNormalizer;
   routing: () => CompiledRouting;
@@ -64,6 +70,10 @@ async function requestContextPlugin(app: FastifyInstance, options: RequestContex
     const normalized = options.normalizer.resultFor(request.raw);
     if (normalized === undefined) throw new GatewayError('SG_ERR_BAD_PATH');
     if (isGatewayError(normalized)) throw normalized;
+    // RFC 9112 §3.2: a request with more than one Host is a 400; Node quietly keeps the first.
+    if (countHeader(request.raw.rawHeaders, 'host') > 1) {
+      throw new GatewayError('SG_ERR_BAD_HEADER', 'more than one Host header');
+    }
     state.path = normalized.path;
     state.search = normalized.search;
     if (state.internal) return;

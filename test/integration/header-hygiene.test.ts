@@ -158,3 +158,24 @@ describe('headers a client sends', () => {
     assert.equal(record.decision, 'deny');
   });
 });
+
+describe('requests no proxy should pass on', () => {
+  it('two Host headers are a 400 (RFC 9112 §3.2), never forwarded', async () => {
+    const before = upstream.received.length;
+    const res = await rawGet(gateway.url, '/api/orders/1', [await bearer(), 'Host: internal.example']);
+    assert.equal(res.status, 400);
+    assert.equal(JSON.parse(res.body).code, 'SG_ERR_BAD_HEADER');
+    assert.equal(upstream.received.length, before);
+  });
+
+  it('CONNECT is refused with a problem document and audited, not dropped silently', async () => {
+    const res = await rawRequest(gateway.url, 'CONNECT internal.example:443 HTTP/1.1\r\nHost: internal.example:443\r\n\r\n');
+    assert.equal(res.status, 400);
+    const problem = JSON.parse(res.body);
+    assert.equal(problem.code, 'SG_ERR_BAD_REQUEST');
+    assert.match(problem.detail, /CONNECT/);
+    const record = await gateway.auditFor(problem.requestId);
+    assert.equal(record.decision, 'deny');
+    assert.equal(record.status, 400);
+  });
+});
