@@ -57,10 +57,11 @@ async function run(command: string | undefined, rest: string[]): Promise<number>
   switch (command) {
     case 'serve': {
       const { values } = options(rest);
-      const config = loadConfigFile(values.config ?? defaultConfigPath());
+      const file = values.config ?? defaultConfigPath();
+      const config = loadConfigFile(file);
       // Imported here so `check`, `explain` … do not load the server.
       const { serve } = await import('./commands/serve.ts');
-      await serve(config);
+      await serve(config, file);
       return -1;
     }
     case 'check': {

@@ -15,9 +15,11 @@ import './request-state.ts';
 
 export interface AuditPluginOptions {
   audit: AuditLog;
-  auditConfig: AuditConfig;
+  /** The live audit config: a reload may change `claims`. */
+  auditConfig: (request?: FastifyRequest) => AuditConfig;
   metrics: GatewayMetrics;
-  routing: () => CompiledRouting;
+  /** The request's routing (pinned to it); without a request, the live one. */
+  routing: (request?: FastifyRequest) => CompiledRouting;
 }
 
 /** The label for requests that matched no route; route names cannot contain spaces. */
@@ -39,7 +41,7 @@ function outcomeOf(request: FastifyRequest): { decision: 'allow' | 'deny'; reaso
   return { decision: 'deny', reason: 'internal_error' };
 }
 
-function record(options: AuditPluginOptions, input: AuditInput): void {
+function record(options: AuditPluginOptions, input: AuditInput, request?: FastifyRequest): void {
   const { metrics } = options;
   metrics.requests.inc({
     route: input.http.route ?? NO_ROUTE,
@@ -48,7 +50,7 @@ function record(options: AuditPluginOptions, input: AuditInput): void {
     status: String(input.status),
   });
   metrics.requestDuration.observe({ route: input.http.route ?? NO_ROUTE }, input.durationMs / 1000);
-  options.audit.write(buildAuditRecord(input, { claims: options.auditConfig.claims })).catch(() => {
+  options.audit.write(buildAuditRecord(input, { claims: options.auditConfig(request).claims })).catch(() => {
     // The audit log counts and reports its own failures; failClosed refuses the next request.
   });
 }
@@ -93,8 +95,8 @@ async function auditPlugin(app: FastifyInstance, options: AuditPluginOptions): P
       },
       ...(state.identity ? { identity: state.identity } : {}),
       ...(state.target ? { target: state.target } : {}),
-      policyVersion: options.routing().version,
-    });
+      policyVersion: options.routing(request).version,
+    }, request);
   });
 }
 

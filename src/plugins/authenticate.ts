@@ -7,7 +7,7 @@
  * its session cookie (see `session.ts`: CSRF, 503s). A browser page load without a usable
  * session is sent to log in; anything else gets the 401.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { extractBearer } from '../identity/bearer-token.ts';
 import type { BrowserSso } from '../identity/sessions/index.ts';
@@ -16,7 +16,8 @@ import { isBrowserNavigation, redirectToLogin, sessionIdentity } from './session
 import './request-state.ts';
 
 export interface AuthenticateOptions {
-  verifier: BearerVerifier;
+  /** The live verifier (a config reload may replace it). */
+  verifier: (request: FastifyRequest) => BearerVerifier;
   /** Present when `sso` is configured. */
   sso?: BrowserSso | undefined;
 }
@@ -39,7 +40,7 @@ async function authenticatePlugin(app: FastifyInstance, options: AuthenticateOpt
       throw session.error;
     }
     const token = extractBearer(request.headers, request.raw.rawHeaders, state.search);
-    state.identity = await options.verifier.verify(token, route.issuers);
+    state.identity = await options.verifier(request).verify(token, route.issuers);
   });
 }
 

@@ -4,7 +4,7 @@
  * canonical path; a refused target is remembered and rendered as a 400 here.
  */
 import type { IncomingMessage } from 'node:http';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { GatewayError, isGatewayError } from '../errors.ts';
 import { normalizeRequestTarget } from '../policy/normalize-path.ts';
@@ -46,7 +46,8 @@ function countHeader(rawHeaders: readonly string[], name: string): number {
 
 export interface RequestContextOptions {
   normalizer: PathNormalizer;
-  routing: () => CompiledRouting;
+  /** The routing a request is served with (pinned to it: a reload mid-request does not change it). */
+  routing: (request: FastifyRequest) => CompiledRouting;
 }
 
 async function requestContextPlugin(app: FastifyInstance, options: RequestContextOptions): Promise<void> {
@@ -77,7 +78,7 @@ async function requestContextPlugin(app: FastifyInstance, options: RequestContex
     state.path = normalized.path;
     state.search = normalized.search;
     if (state.internal) return;
-    const match = options.routing().table.match(request.method, normalized.path);
+    const match = options.routing(request).table.match(request.method, normalized.path);
     if (!match) throw new GatewayError('SG_ERR_NO_ROUTE');
     request.stepgate.match = match;
   });

@@ -9,7 +9,8 @@ import type { GatewayMetrics } from '../metrics/metrics.ts';
 
 export interface AdminDeps {
   readonly metrics: GatewayMetrics;
-  readonly verifier: BearerVerifier;
+  /** The live verifier (a config reload may replace it). */
+  readonly verifier: () => BearerVerifier;
   readonly audit: AuditLog;
 }
 
@@ -19,7 +20,7 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
   admin.get('/readyz', async (_request, reply) => {
     const checks = {
       config: true,
-      issuerKeys: deps.verifier.isReady(),
+      issuerKeys: deps.verifier().isReady(),
       audit: await deps.audit.ready(),
     };
     const ready = Object.values(checks).every(Boolean);
