@@ -5,7 +5,7 @@
  * `ratelimit:<sha256(key)>` under `redis.keyPrefix`.
  */
 import { createHash } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { createRedisClient } from '../redis.ts';
 import type { RateLimitStore } from './store.ts';
 
 export interface RedisRateLimitStoreOptions {
@@ -26,18 +26,12 @@ end
 return {n, ttl}`;
 
 export function createRedisRateLimitStore(options: RedisRateLimitStoreOptions): RateLimitStore {
-  const timeout = options.commandTimeoutMs ?? 1000;
-  const redis = new Redis(options.url, {
-    keyPrefix: options.keyPrefix ?? 'stepgate:',
+  const redis = createRedisClient({
+    url: options.url,
+    keyPrefix: options.keyPrefix,
+    commandTimeoutMs: options.commandTimeoutMs ?? 1000,
     lazyConnect: true,
-    // Fail fast while Redis is down: a command is tried once, and waits no longer than this.
-    maxRetriesPerRequest: 1,
-    commandTimeout: timeout,
-    connectTimeout: timeout,
-    retryStrategy: (times) => Math.min(times * 200, 2000),
   });
-  // Failures surface on the commands (as 503s); the client keeps reconnecting on its own.
-  redis.on('error', () => {});
 
   return {
     kind: 'redis',

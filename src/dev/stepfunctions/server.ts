@@ -106,7 +106,8 @@ function epoch(date: Date | undefined): number | undefined {
   return date === undefined ? undefined : date.getTime() / 1000;
 }
 
-function describeJson(e: Execution): Record<string, unknown> {
+/** An execution as ListExecutions lists it. */
+function summaryJson(e: Execution): Record<string, unknown> {
   return {
     executionArn: e.executionArn,
     stateMachineArn: e.stateMachineArn,
@@ -114,6 +115,13 @@ function describeJson(e: Execution): Record<string, unknown> {
     status: e.status,
     startDate: epoch(e.startDate),
     stopDate: epoch(e.stopDate),
+  };
+}
+
+/** An execution as DescribeExecution describes it. */
+function describeJson(e: Execution): Record<string, unknown> {
+  return {
+    ...summaryJson(e),
     input: e.input,
     inputDetails: { included: true },
     output: e.output,
@@ -203,14 +211,7 @@ export async function startLocalStepFunctions(
         const from = typeof body['nextToken'] === 'string' ? Number(body['nextToken']) : 0;
         const page = all.slice(from, from + max);
         return {
-          executions: page.map((e) => ({
-            executionArn: e.executionArn,
-            stateMachineArn: e.stateMachineArn,
-            name: e.name,
-            status: e.status,
-            startDate: epoch(e.startDate),
-            stopDate: epoch(e.stopDate),
-          })),
+          executions: page.map(summaryJson),
           ...(from + max < all.length ? { nextToken: String(from + max) } : {}),
         };
       }

@@ -14,7 +14,7 @@
  * Any Redis failure is a `SessionStoreUnavailable`: a 503, never a login loop.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { createRedisClient } from '../../redis.ts';
 import { isSessionRecord } from './record.ts';
 import { createSealer } from './seal.ts';
 import {
@@ -61,16 +61,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export function createRedisSessionStore(options: RedisSessionStoreOptions): SessionStore {
   const now = options.now ?? Date.now;
   const lockMs = options.refreshLockMs ?? 15_000;
-  const redis = new Redis(options.url, {
-    keyPrefix: options.keyPrefix ?? 'stepgate:',
-    // Fail fast while Redis is down: a command is tried once, and waits no longer than this.
-    maxRetriesPerRequest: 1,
-    commandTimeout: options.commandTimeoutMs ?? 2000,
-    connectTimeout: options.commandTimeoutMs ?? 2000,
-    retryStrategy: (times) => Math.min(times * 200, 2000),
+  const redis = createRedisClient({
+    url: options.url,
+    keyPrefix: options.keyPrefix,
+    commandTimeoutMs: options.commandTimeoutMs ?? 2000,
   });
-  // Failures surface on the commands (as 503s); the client keeps reconnecting on its own.
-  redis.on('error', () => {});
 
   async function call<T>(what: string, command: () => Promise<T>): Promise<T> {
     try {

@@ -13,7 +13,7 @@
  * scopes the key to the caller and the route.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { createRedisClient } from '../../redis.ts';
 import { GatewayError } from '../../errors.ts';
 
 export const DEDUPE_TTL_SECONDS = 24 * 60 * 60;
@@ -69,16 +69,12 @@ export function createDedupeStore(options: {
   keyPrefix?: string;
   commandTimeoutMs?: number;
 }): DedupeStore {
-  const redis = new Redis(options.url, {
-    keyPrefix: options.keyPrefix ?? 'stepgate:',
+  const redis = createRedisClient({
+    url: options.url,
+    keyPrefix: options.keyPrefix,
+    commandTimeoutMs: options.commandTimeoutMs ?? 2000,
     lazyConnect: true,
-    maxRetriesPerRequest: 1,
-    commandTimeout: options.commandTimeoutMs ?? 2000,
-    connectTimeout: options.commandTimeoutMs ?? 2000,
-    retryStrategy: (times) => Math.min(times * 200, 2000),
   });
-  // Failures surface on the commands (as 503s); the client keeps reconnecting on its own.
-  redis.on('error', () => {});
   const keyOf = (arn: string, name: string) =>
     `idempotency:${createHash('sha256').update(`${arn}\0${name}`).digest('base64url')}`;
   const pendingValue = (token: string, bodyHash: string) =>
