@@ -1,0 +1,35 @@
+/**
+ * Redis: $REDIS_URL when set, else a private redis-server on a free port (installed from Debian
+ * when missing). Never a shared 6379: a developer's own Redis is left alone.
+ */
+import { spawn } from 'node:child_process';
+import type { Service } from './types.ts';
+import { ensureDebianPackages, freePort, reachable, waitFor } from './util.ts';
+
+const REDIS_SERVER = '/usr/bin/redis-server';
+
+export const redis: Service = {
+  name: 'Redis',
+  async start({ say }) {
+    const given = process.env['REDIS_URL'];
+    if (given) return { env: { STEPGATE_TEST_REDIS_URL: given }, note: `Redis at ${given}` };
+    if (!ensureDebianPackages(REDIS_SERVER, ['redis-server'], say)) {
+      return { missing: 'no redis-server (apt-get install redis-server)' };
+    }
+    const port = await freePort();
+    const child = spawn(
+      REDIS_SERVER,
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
+    if (!(await waitFor(() => reachable(port), 10_000))) {
+      child.kill();
+      return { missing: `redis-server did not listen on 127.0.0.1:${port} within 10 s` };
+    }
+    return {
+      env: { STEPGATE_TEST_REDIS_URL: `redis://127.0.0.1:${port}` },
+      note: `Redis started for this run on 127.0.0.1:${port}`,
+      stop: () => void child.kill(),
+    };
+  },
+};
