@@ -6,8 +6,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { BlockList, isIPv4, type Socket } from 'node:net';
-import replyFrom from '@fastify/reply-from';
 import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
+import { Agent } from 'undici';
 import { type AuditLog, createAuditLog } from './audit/audit-log.ts';
 import type { Config } from './config/schema.ts';
 import { ConfigError } from './errors.ts';
@@ -16,7 +16,7 @@ import { createBrowserSso } from './identity/sessions/index.ts';
 import { type BearerVerifier, createBearerVerifier } from './identity/verify-bearer.ts';
 import { createMetrics, type GatewayMetrics } from './metrics/metrics.ts';
 import { type CompiledRouting, compileRouting } from './policy/routing.ts';
-import auditPlugin, { recordClientError } from './plugins/audit.ts';
+import auditPlugin, { createAccounting } from './plugins/audit.ts';
 import authenticate from './plugins/authenticate.ts';
 import authorize from './plugins/authorize.ts';
 import rateLimit from './plugins/rate-limit.ts';
@@ -118,11 +118,21 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
   const signer = await createAssertionSigner(publicUrl);
   const isTrustedPeer = createTrustedPeers(config.server.trustProxy);
   const normalizer = createPathNormalizer(ourAuthorities(config));
+  // One pool of upstream connections for every HTTP target, kept across reloads. undici checks
+  // upstream certificates by default; it is said here so that no option ever turns it off.
+  const dispatcher = new Agent({
+    connections: 256,
+    pipelining: 1,
+    keepAliveTimeout: 30_000,
+    connect: { rejectUnauthorized: true },
+  });
   const newTargets = (next: Config, routing: CompiledRouting) =>
     createTargets(next.targets, {
       signer,
       metrics,
       isTrustedPeer,
+      dispatcher,
+      publicUrl: next.server.publicUrl ? new URL(next.server.publicUrl) : undefined,
       stepFunctions: {
         audit: { log: audit, claims: next.audit.claims, policyVersion: () => routing.version },
         routes: next.routes,
@@ -235,9 +245,8 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     metrics,
     routing: (request?: FastifyRequest) => liveFor(request).routing,
   };
-  const refuseClientRequest = createClientErrorHandler(randomUUID, (requestId, err, socket) =>
-    recordClientError(auditOptions, requestId, err, socket),
-  );
+  const accounting = createAccounting(auditOptions);
+  const refuseClientRequest = createClientErrorHandler((err, socket) => accounting.clientError(err, socket));
 
   const app = Fastify({
     logger: {
@@ -276,6 +285,10 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
       httpServer.on('connect', (_req: IncomingMessage, socket: Socket) =>
         refuseClientRequest(Object.assign(new Error('CONNECT is not supported'), { code: 'SG_CONNECT' }), socket),
       );
+      // Node answers an Expect other than 100-continue with a bare 417 that no hook sees, so the
+      // request would go unaudited. It is served like any other; the expectation is not
+      // forwarded (RFC 9110 §10.1.1 lets a server ignore it).
+      httpServer.on('checkExpectation', handler as (req: IncomingMessage, res: ServerResponse) => void);
       return httpServer;
     },
     clientErrorHandler: refuseClientRequest,
@@ -302,23 +315,16 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   await app.register(errors);
-  await app.register(replyFrom, {
-    disableRequestLogging: true,
-    // reply-from turns upstream certificate checks off (`tls.rejectUnauthorized = false`) unless
-    // told otherwise; undici applies `connect` last, so this turns them back on.
-    undici: {
-      connections: 256,
-      pipelining: 1,
-      keepAliveTimeout: 30_000,
-      connect: { rejectUnauthorized: true },
-    },
+  await app.register(requestContext, {
+    normalizer,
+    routing: (request) => liveFor(request).routing,
+    watch: (request, reply) => accounting.watch(request, reply),
   });
-  await app.register(requestContext, { normalizer, routing: (request) => liveFor(request).routing });
   await app.register(authenticate, { verifier: (request) => liveFor(request).verifier, sso });
   await app.register(authorize, { routing: (request) => liveFor(request).routing, audit });
   // Always registered: a reload may add a limit. A route without one is never counted.
   await app.register(rateLimit, { limiter: (request) => liveFor(request).limiter });
-  await app.register(auditPlugin, auditOptions);
+  await app.register(auditPlugin, { accounting });
   await app.register(wellKnownRoutes, { signer });
   if (sso && config.sso) {
     const { sessionTtlSeconds, sessionIdleSeconds } = config.sso;
@@ -342,6 +348,7 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     await sso?.close();
     await live.limiter?.close();
     await closeTargets(live.targets);
+    await dispatcher.destroy();
     await audit.close();
   });
   // Fetch every issuer's keys now; /readyz reports when they are in.

@@ -26,6 +26,7 @@ export type Reason =
   | 'login_failed'
   | 'session_store_unavailable'
   | 'not_found'
+  | 'client_aborted'
   | 'internal_error';
 
 interface CatalogEntry {
@@ -39,9 +40,12 @@ export const ERRORS = {
   SG_ERR_BAD_PATH: { status: 400, reason: 'bad_request', title: 'Request path refused' },
   SG_ERR_BAD_REQUEST: { status: 400, reason: 'bad_request', title: 'Bad request' },
   SG_ERR_BAD_HEADER: { status: 400, reason: 'bad_request', title: 'Request header refused' },
+  SG_ERR_METHOD_OVERRIDE: { status: 400, reason: 'bad_request', title: 'Method override refused' },
   SG_ERR_BODY_TOO_LARGE: { status: 413, reason: 'bad_request', title: 'Request body too large' },
   SG_ERR_HEADERS_TOO_LARGE: { status: 431, reason: 'bad_request', title: 'Request headers too large' },
   SG_ERR_REQUEST_TIMEOUT: { status: 408, reason: 'bad_request', title: 'Request not received in time' },
+  /** Never seen by the client (it is gone): the status its audit record carries, nginx's 499. */
+  SG_ERR_CLIENT_ABORTED: { status: 499, reason: 'client_aborted', title: 'Client closed the connection' },
   SG_ERR_NO_ROUTE: { status: 404, reason: 'no_route', title: 'No route' },
   SG_ERR_MISSING_TOKEN: { status: 401, reason: 'missing_token', title: 'Authentication required' },
   SG_ERR_INVALID_TOKEN: { status: 401, reason: 'invalid_token', title: 'Invalid token' },

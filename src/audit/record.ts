@@ -57,6 +57,8 @@ export interface AuditRecord {
   /** The condition that failed, for a denied request. */
   readonly failed?: string;
   readonly status: number;
+  /** Whether the request went to its target (an upstream, or AWS). */
+  readonly forwarded?: boolean;
   readonly durationMs: number;
   readonly http: AuditHttp;
   readonly caller?: AuditCaller;
@@ -78,6 +80,7 @@ export interface AuditInput {
   readonly reason: Reason;
   readonly failed?: string;
   readonly status: number;
+  readonly forwarded?: boolean;
   readonly durationMs: number;
   readonly http: {
     readonly method: string;
@@ -113,6 +116,7 @@ export function buildAuditRecord(input: AuditInput, options: BuildAuditRecordOpt
   };
   if (input.failed !== undefined) record['failed'] = text(input.failed);
   record['status'] = Number.isInteger(input.status) ? input.status : 0;
+  if (input.forwarded !== undefined) record['forwarded'] = input.forwarded === true;
   record['durationMs'] = Number.isFinite(input.durationMs) ? Math.round(input.durationMs * 1000) / 1000 : 0;
   const method = text(http.method, 32);
   const path = text(query === -1 ? rawPath : rawPath.slice(0, query), CAPS.path);

@@ -37,6 +37,7 @@ const REASONS = {
   login_failed: true,
   session_store_unavailable: true,
   not_found: true,
+  client_aborted: true,
   internal_error: true,
 } as const satisfies Record<Reason, true>;
 

@@ -1,17 +1,25 @@
 /**
- * Audit and metrics (onResponse): one record for every request — allowed, denied or failed —
- * and the request counters. Requests the HTTP parser refused are recorded too.
+ * Audit and metrics: exactly one record and one count for every request that reached the
+ * gateway — allowed, denied or failed, answered in full or cut short — and for every request the
+ * HTTP parser refused.
+ *
+ * A request is watched from its first hook. Its record is written once, by whichever comes
+ * first: the response finished (`onResponse`), or its connection closed before that (`gone`:
+ * reason `client_aborted`, or what cut it — a broken upstream, a framing error). A request whose
+ * target is still at work when the client goes (an upstream call, a StartExecution) is recorded
+ * once that work settles, so the record says what was forwarded and what came of it.
  */
+import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { type AuditInput, buildAuditRecord } from '../audit/record.ts';
 import type { AuditConfig } from '../config/schema.ts';
-import type { GatewayError, Reason } from '../errors.ts';
+import { ERRORS, type GatewayError } from '../errors.ts';
 import type { GatewayMetrics } from '../metrics/metrics.ts';
 import type { CompiledRouting } from '../policy/routing.ts';
-import './request-state.ts';
+import type { RequestState } from './request-state.ts';
 
 export interface AuditPluginOptions {
   audit: AuditLog;
@@ -25,79 +33,153 @@ export interface AuditPluginOptions {
 /** The label for requests that matched no route; route names cannot contain spaces. */
 const NO_ROUTE = '(none)';
 
+/** nginx's "client closed request": the status of a request whose answer never started. */
+const CLIENT_CLOSED = ERRORS.SG_ERR_CLIENT_ABORTED.status;
+
+type Outcome = Pick<AuditInput, 'decision' | 'reason' | 'failed'>;
+
 /** Allowed by policy and not refused afterwards: only an upstream failure keeps an `allow`. */
-function outcomeOf(request: FastifyRequest): { decision: 'allow' | 'deny'; reason: Reason; failed?: string } {
-  const { decision, error } = request.stepgate;
+function outcomeOf(state: RequestState): Outcome {
+  const { decision, error } = state;
   if (error) {
     const allowed = decision?.allow === true && error.reason === 'upstream_error';
-    return {
-      decision: allowed ? 'allow' : 'deny',
-      reason: error.reason,
-      failed: decision?.failed ?? error.detail,
-    };
+    return { decision: allowed ? 'allow' : 'deny', reason: error.reason, failed: decision?.failed ?? error.detail };
   }
   if (decision) return { decision: decision.allow ? 'allow' : 'deny', reason: decision.reason };
-  if (request.stepgate.internal) return { decision: 'allow', reason: 'public' };
+  if (state.internal) return { decision: 'allow', reason: 'public' };
   return { decision: 'deny', reason: 'internal_error' };
 }
 
-function record(options: AuditPluginOptions, input: AuditInput, request?: FastifyRequest): void {
-  const { metrics } = options;
-  metrics.requests.inc({
-    route: input.http.route ?? NO_ROUTE,
-    decision: input.decision,
-    reason: input.reason,
-    status: String(input.status),
-  });
-  metrics.requestDuration.observe({ route: input.http.route ?? NO_ROUTE }, input.durationMs / 1000);
-  options.audit.write(buildAuditRecord(input, { claims: options.auditConfig(request).claims })).catch(() => {
-    // The audit log counts and reports its own failures; failClosed refuses the next request.
-  });
+/**
+ * A request cut short: the decision taken so far and why it ended — `client_aborted`, or what cut
+ * it when not the client (a broken upstream response, a framing error in the body).
+ */
+function cutOutcome(state: RequestState): Outcome {
+  const { decision, error, cut } = state;
+  if (cut) {
+    const allowed = decision?.allow === true && cut.reason === 'upstream_error';
+    return { decision: allowed ? 'allow' : 'deny', reason: cut.reason, failed: cut.detail };
+  }
+  // An error the abort itself caused (the upstream call it cancelled) changes no decision.
+  const refused = error !== undefined && error.reason !== 'upstream_error' && error.reason !== 'client_aborted';
+  if (decision?.allow === true && !refused) return { decision: 'allow', reason: 'client_aborted' };
+  const failed = decision?.failed ?? (refused ? error.detail : undefined);
+  return { decision: 'deny', reason: 'client_aborted', ...(failed === undefined ? {} : { failed }) };
 }
 
-/** Records a request that the HTTP parser refused before Fastify saw it (431, malformed). */
-export function recordClientError(
-  options: AuditPluginOptions,
-  requestId: string,
-  err: GatewayError,
-  socket: Socket,
-): void {
-  record(options, {
-    requestId,
-    decision: 'deny',
-    reason: err.reason,
-    failed: err.detail,
-    status: err.status,
-    durationMs: 0,
-    http: { method: '-', path: '-', sourceIp: socket.remoteAddress ?? '-' },
-    policyVersion: options.routing().version,
-  });
+export interface Accounting {
+  /** Starts watching a request (its first hook); the signal aborts when its client goes away. */
+  watch(request: FastifyRequest, reply: FastifyReply): AbortSignal;
+  /** The response finished: the request's record, unless it has one. */
+  finished(request: FastifyRequest, reply: FastifyReply): void;
+  /**
+   * Node's parser refused bytes on `socket`. When they were the body of the request in flight
+   * there, that request's record says so; otherwise a record of its own is written. Returns the
+   * request id to answer with, and whether an answer may still be written on the socket.
+   */
+  clientError(err: GatewayError, socket: Socket): { requestId: string; respond: boolean };
 }
 
-async function auditPlugin(app: FastifyInstance, options: AuditPluginOptions): Promise<void> {
-  app.addHook('onResponse', async (request, reply) => {
+export function createAccounting(options: AuditPluginOptions): Accounting {
+  /** The latest request on each connection: a parser error mid-body belongs to it. */
+  const latest = new WeakMap<Socket, { request: FastifyRequest; reply: FastifyReply }>();
+
+  const write = (input: AuditInput, request?: FastifyRequest) => {
+    const route = input.http.route ?? NO_ROUTE;
+    const { decision, reason } = input;
+    options.metrics.requests.inc({ route, decision, reason, status: String(input.status) });
+    options.metrics.requestDuration.observe({ route }, input.durationMs / 1000);
+    options.audit.write(buildAuditRecord(input, { claims: options.auditConfig(request).claims })).catch(() => {
+      // The audit log counts and reports its own failures; failClosed refuses the next request.
+    });
+  };
+
+  const record = (request: FastifyRequest, outcome: Outcome, status: number) => {
     const state = request.stepgate;
-    if (!state) return;
-    const outcome = outcomeOf(request);
     const route = state.match?.route.name ?? state.internal;
-    record(options, {
-      time: state.receivedAt,
-      requestId: request.id,
-      ...outcome,
-      status: reply.statusCode,
-      durationMs: Math.round((performance.now() - state.startedAt) * 1000) / 1000,
-      http: {
-        method: request.method,
-        path: state.path ?? request.raw.url ?? '-',
-        ...(route ? { route } : {}),
-        sourceIp: request.ip,
-        userAgent: request.headers['user-agent'] ?? '',
+    write(
+      {
+        time: state.receivedAt,
+        requestId: request.id,
+        ...outcome,
+        status,
+        forwarded: state.forwarded,
+        durationMs: Math.round((performance.now() - state.startedAt) * 1000) / 1000,
+        http: {
+          method: request.method,
+          path: state.path ?? request.raw.url ?? '-',
+          ...(route ? { route } : {}),
+          sourceIp: request.ip,
+          userAgent: request.headers['user-agent'] ?? '',
+        },
+        ...(state.identity ? { identity: state.identity } : {}),
+        ...(state.target ? { target: state.target } : {}),
+        policyVersion: options.routing(request).version,
       },
-      ...(state.identity ? { identity: state.identity } : {}),
-      ...(state.target ? { target: state.target } : {}),
-      policyVersion: options.routing(request).version,
-    }, request);
-  });
+      request,
+    );
+  };
+
+  const gone = (request: FastifyRequest, reply: FastifyReply) => {
+    const state = request.stepgate;
+    if (!state || state.accounted) return;
+    state.accounted = true;
+    // The status the client saw, if any reached it; taken now, before anything else is tried.
+    const status = reply.raw.headersSent ? reply.statusCode : (state.cut?.status ?? CLIENT_CLOSED);
+    const settle = () => record(request, cutOutcome(state), status);
+    if (state.forwarding) state.forwarding.then(settle, settle);
+    else settle();
+  };
+
+  return {
+    watch(request, reply) {
+      const controller = new AbortController();
+      if (request.raw.socket) latest.set(request.raw.socket, { request, reply });
+      const onClose = () => {
+        if (reply.raw.writableFinished || controller.signal.aborted) return;
+        controller.abort();
+        gone(request, reply);
+      };
+      reply.raw.once('close', onClose);
+      // Closed before the first hook ran: recorded once the request state exists.
+      if (request.raw.socket?.destroyed) queueMicrotask(onClose);
+      return controller.signal;
+    },
+
+    finished(request, reply) {
+      const state = request.stepgate;
+      if (!state || state.accounted) return;
+      state.accounted = true;
+      record(request, outcomeOf(state), reply.statusCode);
+    },
+
+    clientError(err, socket) {
+      const inFlight = latest.get(socket);
+      const state = inFlight?.request.stepgate;
+      if (inFlight && state && !state.accounted && !inFlight.request.raw.complete) {
+        // The bad bytes were this request's body: its one record tells (see `gone`).
+        state.cut = err;
+        return { requestId: inFlight.request.id, respond: !inFlight.reply.raw.headersSent };
+      }
+      const requestId = randomUUID();
+      write({
+        requestId,
+        decision: 'deny',
+        reason: err.reason,
+        failed: err.detail,
+        status: err.status,
+        forwarded: false,
+        durationMs: 0,
+        http: { method: '-', path: '-', sourceIp: socket.remoteAddress ?? '-' },
+        policyVersion: options.routing().version,
+      });
+      return { requestId, respond: !inFlight || inFlight.reply.raw.writableFinished };
+    },
+  };
+}
+
+async function auditPlugin(app: FastifyInstance, options: { accounting: Accounting }): Promise<void> {
+  app.addHook('onResponse', async (request, reply) => options.accounting.finished(request, reply));
 }
 
 export default fp(auditPlugin, { name: 'stepgate-audit', dependencies: ['stepgate-request-context'] });

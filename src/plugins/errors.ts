@@ -75,14 +75,16 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, err: G
 
 /**
  * Errors the HTTP parser raises before Fastify sees a request (oversized headers, malformed
- * request lines): answered with a problem document and reported for the audit log.
+ * request lines) or while it reads one's body (broken chunked framing, the request time-out):
+ * answered with a problem document when the socket can still take one, and accounted for —
+ * `account` names the request id (the request in flight, when the bytes were its body).
  */
 export function createClientErrorHandler(
-  newRequestId: () => string,
-  onRefused: (requestId: string, err: GatewayError, socket: Socket) => void,
+  account: (err: GatewayError, socket: Socket) => { requestId: string; respond: boolean },
 ) {
   return (error: NodeJS.ErrnoException, socket: Socket): void => {
-    if (error.code === 'ECONNRESET' || !socket.writable) {
+    // A reset is the client leaving, not a request: one in flight is recorded as client_aborted.
+    if (error.code === 'ECONNRESET') {
       socket.destroy();
       return;
     }
@@ -94,19 +96,27 @@ export function createClientErrorHandler(
           : 'SG_ERR_BAD_REQUEST';
     const detail = error.code === 'SG_CONNECT' ? error.message : undefined;
     const err = new GatewayError(code, detail, { cause: error });
-    const requestId = newRequestId();
+    const { requestId, respond } = account(err, socket);
+    // Never write a second status line into a response already under way (RFC 9112 §9.3).
+    if (!respond || !socket.writable) {
+      socket.destroy();
+      return;
+    }
     const body = JSON.stringify(problemFor(err, requestId));
     socket.end(
       `HTTP/1.1 ${err.status} ${ERRORS[code].title}\r\nContent-Type: ${PROBLEM_TYPE}\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
     );
-    onRefused(requestId, err, socket);
   };
 }
 
 async function errorsPlugin(app: FastifyInstance): Promise<void> {
   app.setErrorHandler((err, request, reply) => {
-    const gatewayError = toGatewayError(err);
+    // A request whose client is gone fails as a consequence (its body read or upstream call was
+    // cut): nothing to log or tell anyone; its audit record says client_aborted.
+    const gatewayError = request.stepgate?.gone.aborted
+      ? new GatewayError('SG_ERR_CLIENT_ABORTED', undefined, { cause: err })
+      : toGatewayError(err);
     if (gatewayError.status >= 500) request.log.error({ err }, 'request failed');
     return sendProblem(request, reply, gatewayError);
   });

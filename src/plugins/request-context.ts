@@ -4,13 +4,14 @@
  * canonical path; a refused target is remembered and rendered as a 400 here.
  */
 import type { IncomingMessage } from 'node:http';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { GatewayError, isGatewayError } from '../errors.ts';
-import { normalizeRequestTarget } from '../policy/normalize-path.ts';
+import { type NormalizedTarget, normalizeRequestTarget } from '../policy/normalize-path.ts';
 import type { CompiledRouting } from '../policy/routing.ts';
+import type { RequestState } from './request-state.ts';
 
-type Normalized = { path: string; search: string } | GatewayError;
+type Normalized = NormalizedTarget | GatewayError;
 
 /** Where refused request targets are routed: the catch-all, whose hook then throws the 400. */
 const REFUSED_URL = '/';
@@ -48,17 +49,23 @@ export interface RequestContextOptions {
   normalizer: PathNormalizer;
   /** The routing a request is served with (pinned to it: a reload mid-request does not change it). */
   routing: (request: FastifyRequest) => CompiledRouting;
+  /**
+   * Watches the request's connection from its first moment (the audit's `watch`): the signal
+   * aborts when the connection closes before the answer was complete.
+   */
+  watch: (request: FastifyRequest, reply: FastifyReply) => AbortSignal;
 }
 
 async function requestContextPlugin(app: FastifyInstance, options: RequestContextOptions): Promise<void> {
   app.decorateRequest('stepgate', null as never);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
-    const state = {
+    const state: RequestState = {
       receivedAt: new Date(),
       startedAt: performance.now(),
-      path: undefined as string | undefined,
+      path: undefined,
       search: '',
+      host: request.headers.host,
       match: undefined,
       identity: undefined,
       decision: undefined,
@@ -66,6 +73,11 @@ async function requestContextPlugin(app: FastifyInstance, options: RequestContex
       error: undefined,
       target: undefined,
       internal: request.routeOptions.config.internal,
+      gone: options.watch(request, reply),
+      forwarded: false,
+      forwarding: undefined,
+      accounted: false,
+      cut: undefined,
     };
     request.stepgate = state;
     const normalized = options.normalizer.resultFor(request.raw);
@@ -77,6 +89,7 @@ async function requestContextPlugin(app: FastifyInstance, options: RequestContex
     }
     state.path = normalized.path;
     state.search = normalized.search;
+    if (normalized.authority !== undefined) state.host = normalized.authority;
     if (state.internal) return;
     const match = options.routing(request).table.match(request.method, normalized.path);
     if (!match) throw new GatewayError('SG_ERR_NO_ROUTE');

@@ -23,6 +23,8 @@ export interface RequestState {
   /** The canonical path: what the policy judges and what is forwarded. Unset when refused. */
   path: string | undefined;
   search: string;
+  /** The authority the client addressed: an absolute-form target's (RFC 9112 §3.2.2), else `Host`. */
+  host: string | undefined;
   match: RouteMatch | undefined;
   identity: Identity | undefined;
   decision: Decision | undefined;
@@ -33,6 +35,19 @@ export interface RequestState {
   target: AuditTarget | undefined;
   /** Gateway-owned endpoints (`/.well-known/stepgate/jwks.json`) bypass routing and policy. */
   internal: string | undefined;
+  /** Aborted when the connection closes before the answer was complete: stop, forward nothing. */
+  readonly gone: AbortSignal;
+  /** The request went to its target (an upstream, or AWS): the audit record says so. */
+  forwarded: boolean;
+  /** The target's work while it runs: a record for a client gone meanwhile waits for it. */
+  forwarding: Promise<unknown> | undefined;
+  /** Its one audit record is written (or on its way): nothing records it twice. */
+  accounted: boolean;
+  /**
+   * What cut the exchange short, when not the client: an upstream that broke off its response,
+   * or a framing error Node's parser found in the request body.
+   */
+  cut: GatewayError | undefined;
 }
 
 declare module 'fastify' {

@@ -17,6 +17,8 @@ export interface NormalizedTarget {
   readonly path: string;
   /** The query exactly as received, with its leading `?`; `''` when the target has no `?`. */
   readonly search: string;
+  /** An absolute-form target's authority (lowercased), which replaces `Host` (RFC 9112 §3.2.2). */
+  readonly authority?: string;
 }
 
 const HEX = '0123456789ABCDEF';
@@ -207,7 +209,10 @@ function withoutDefaultPort(authority: string, https: boolean): string {
 }
 
 /** Resolves an absolute-form target (RFC 9112 §3.2.2) to its path, or refuses a foreign one. */
-function absoluteFormPath(target: string, ourAuthorities: ReadonlySet<string> | undefined): string {
+function absoluteForm(
+  target: string,
+  ourAuthorities: ReadonlySet<string> | undefined,
+): { authority: string; rest: string } {
   const lower = target.slice(0, 8).toLowerCase();
   const https = lower.startsWith('https://');
   if (!https && !lower.startsWith('http://')) refuse('request target must be a path');
@@ -226,7 +231,7 @@ function absoluteFormPath(target: string, ourAuthorities: ReadonlySet<string> | 
     refuse('absolute-form target for another authority');
   }
   const rest = target.slice(end);
-  return rest.charCodeAt(0) === SLASH ? rest : '/' + rest;
+  return { authority, rest: rest.charCodeAt(0) === SLASH ? rest : '/' + rest };
 }
 
 /**
@@ -244,8 +249,8 @@ export function normalizeRequestTarget(
   ourAuthorities?: ReadonlySet<string>,
 ): NormalizedTarget {
   if (target.length === 0) refuse('empty request target');
-  const first = target.charCodeAt(0);
-  const raw = first === SLASH ? target : absoluteFormPath(target, ourAuthorities);
+  const absolute = target.charCodeAt(0) === SLASH ? undefined : absoluteForm(target, ourAuthorities);
+  const raw = absolute ? absolute.rest : target;
   const queryAt = raw.indexOf('?');
   const search = queryAt < 0 ? '' : raw.slice(queryAt);
   for (let i = 0; i < search.length; i++) {
@@ -254,7 +259,8 @@ export function normalizeRequestTarget(
   }
   const path = queryAt < 0 ? raw : raw.slice(0, queryAt);
   if (path.includes('#')) refuse('request target holds a "#"');
-  return { path: canonicalPath(path), search };
+  const canonical = canonicalPath(path);
+  return absolute ? { path: canonical, search, authority: absolute.authority } : { path: canonical, search };
 }
 
 /** True when `path` is already canonical (what `normalizeRequestTarget` would return unchanged). */

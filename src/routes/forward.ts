@@ -17,6 +17,10 @@ export default async function forwardRoutes(app: FastifyInstance, options: Forwa
     const target = match && options.targets(request).get(match.route.target);
     // The hooks refuse unmatched requests; reaching here without a target is a bug, not a 200.
     if (!target) throw new GatewayError('SG_ERR_INTERNAL');
-    return target.handle(request, reply);
+    // A client that left while it was authenticated or authorized gets nothing forwarded.
+    if (request.stepgate.gone.aborted) throw new GatewayError('SG_ERR_CLIENT_ABORTED');
+    const forwarding = target.handle(request, reply);
+    request.stepgate.forwarding = forwarding;
+    return forwarding;
   });
 }

@@ -94,6 +94,11 @@ export async function createAssertionSigner(
     payload['iss'] = issuer;
     payload['aud'] = audience;
     payload['sub'] = identity.sub;
+    // The whole identity, so an upstream never has to parse headers to learn it: `scope` as
+    // RFC 9068 §2.2.3 spells it (space-separated), `roles` and `groups` as arrays (§7.2.1.1).
+    if (identity.scopes.length > 0) payload['scope'] = identity.scopes.join(' ');
+    payload['roles'] = identity.roles;
+    payload['groups'] = identity.groups;
     payload['jti'] = randomUUID();
     payload['iat'] = iat;
     const exp = Math.min(iat + ASSERTION_TTL_SECONDS, identity.expiresAt);

@@ -119,9 +119,15 @@ describe('normalizeRequestTarget', () => {
 
   for (const [target, path, search] of WITH_QUERY) {
     test(`splits ${JSON.stringify(target)}`, () => {
-      assert.deepEqual(normalizeRequestTarget(target, OURS), { path, search });
+      const out = normalizeRequestTarget(target, OURS);
+      assert.deepEqual({ path: out.path, search: out.search }, { path, search });
     });
   }
+
+  test('an absolute-form target names its authority, which replaces Host (RFC 9112 §3.2.2)', () => {
+    assert.equal(normalizeRequestTarget('HTTPS://Gateway.Example.COM:443/a', OURS).authority, 'gateway.example.com:443');
+    assert.equal(normalizeRequestTarget('/a', OURS).authority, undefined);
+  });
 
   for (const [target, why] of REFUSED) {
     test(`refuses ${JSON.stringify(target)} (${why})`, () => {

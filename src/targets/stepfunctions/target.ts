@@ -138,6 +138,9 @@ export function createStepFunctionsTarget(
       );
     }
     await writeIntent(request, { ...target });
+    // The intent is on disk; a client gone meanwhile gets no execution started.
+    if (state.gone.aborted) throw new GatewayError('SG_ERR_CLIENT_ABORTED');
+    state.forwarded = true;
     try {
       const ctx: StartContext = {
         config,
@@ -207,6 +210,7 @@ export function createStepFunctionsTarget(
       executionName: check.executionName,
     };
     state.target = target;
+    state.forwarded = true;
     try {
       const client = await clients.forCaller(identity);
       const out = await describeExecution(client, check.executionArn, timed);
