@@ -41,6 +41,8 @@ export interface TestGateway {
   auditRecords(): Promise<AuditRecord[]>;
   /** The audit record of one request, by its request id. */
   auditFor(requestId: string): Promise<AuditRecord>;
+  /** `stepgate_requests_total` summed over its labels, as the admin port reports it. */
+  requestsCounted(labels?: Record<string, string>): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -86,8 +88,27 @@ export async function startGateway(
       }
       throw new Error(`no audit record for request ${requestId}`);
     },
+    async requestsCounted(labels = {}) {
+      const text = await (await fetch(`${adminUrl}/metrics`)).text();
+      let sum = 0;
+      for (const [, set, value] of text.matchAll(/^stepgate_requests_total\{([^}]*)\} (\d+)$/gm)) {
+        if (Object.entries(labels).every(([k, v]) => set!.includes(`${k}="${v}"`))) sum += Number(value);
+      }
+      return sum;
+    },
     close: () => app.close(),
   };
+}
+
+/** Polls `check` until it returns a value other than undefined/false (every 10 ms, for 5 s at most). */
+export async function eventually<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string): Promise<T> {
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`timed out waiting for ${what}`);
 }
 
 /** Waits until every issuer's keys are in (what /readyz reports). */

@@ -2,7 +2,7 @@
  * Sends a request exactly as written, over a plain socket: HTTP clients normalize paths and
  * headers, and the attacks under test live in what they would normalize away.
  */
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 
 export interface RawResponse {
   readonly status: number;
@@ -47,4 +47,64 @@ export function rawGet(
   const host = new URL(baseUrl).host;
   const lines = [`GET ${target} HTTP/1.1`, `Host: ${host}`, ...headerLines, 'Connection: close', '', ''];
   return rawRequest(baseUrl, lines.join('\r\n'));
+}
+
+/** A raw connection a test drives step by step: write, watch what comes back, reset. */
+export interface RawConnection {
+  readonly socket: Socket;
+  /** Everything received so far. */
+  received(): string;
+  /** Resolves once what was received satisfies `done` (or rejects after `timeoutMs`). */
+  until(done: (received: string) => boolean, timeoutMs?: number): Promise<string>;
+  /** Ends the connection with a TCP RST, as a client that crashed or gave up. */
+  reset(): void;
+}
+
+export async function openRaw(baseUrl: string): Promise<RawConnection> {
+  const { hostname, port } = new URL(baseUrl);
+  const socket = connect(Number(port), hostname);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  socket.on('error', () => undefined);
+  const chunks: Buffer[] = [];
+  const waiters = new Set<() => void>();
+  const wake = () => {
+    for (const waiter of waiters) waiter();
+  };
+  socket.on('data', (chunk: Buffer) => {
+    chunks.push(chunk);
+    wake();
+  });
+  socket.on('close', wake);
+  const received = () => Buffer.concat(chunks).toString('latin1');
+  return {
+    socket,
+    received,
+    until(done, timeoutMs = 5000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (done(received())) {
+            cleanup();
+            resolve(received());
+          } else if (socket.closed) {
+            cleanup();
+            reject(new Error(`connection closed; received ${JSON.stringify(received().slice(0, 300))}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`timed out; received ${JSON.stringify(received().slice(0, 300))}`));
+        }, timeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    reset: () => socket.resetAndDestroy(),
+  };
 }
