@@ -282,9 +282,11 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
       );
       // Node hands CONNECT to a 'connect' listener, never to Fastify; without one it drops the
       // socket unanswered and unaudited. stepgate is no forward proxy: refuse it like a bad request.
-      httpServer.on('connect', (_req: IncomingMessage, socket: Socket) =>
-        refuseClientRequest(Object.assign(new Error('CONNECT is not supported'), { code: 'SG_CONNECT' }), socket),
-      );
+      httpServer.on('connect', (_req: IncomingMessage, socket: Socket) => {
+        // Node hands the socket over without its own error handling: a reset must not crash us.
+        socket.on('error', () => socket.destroy());
+        refuseClientRequest(Object.assign(new Error('CONNECT is not supported'), { code: 'SG_CONNECT' }), socket);
+      });
       // Node answers an Expect other than 100-continue with a bare 417 that no hook sees, so the
       // request would go unaudited. It is served like any other; the expectation is not
       // forwarded (RFC 9110 §10.1.1 lets a server ignore it).

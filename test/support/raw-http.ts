@@ -58,6 +58,8 @@ export interface RawConnection {
   until(done: (received: string) => boolean, timeoutMs?: number): Promise<string>;
   /** Ends the connection with a TCP RST, as a client that crashed or gave up. */
   reset(): void;
+  /** Resolves once the peer has closed the connection, or after `timeoutMs` (then destroys it). */
+  closed(timeoutMs?: number): Promise<void>;
 }
 
 export async function openRaw(baseUrl: string): Promise<RawConnection> {
@@ -106,5 +108,15 @@ export async function openRaw(baseUrl: string): Promise<RawConnection> {
       });
     },
     reset: () => socket.resetAndDestroy(),
+    closed(timeoutMs = 5000) {
+      if (socket.closed) return Promise.resolve();
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => socket.destroy(), timeoutMs);
+        socket.once('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
   };
 }
