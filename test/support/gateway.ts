@@ -101,7 +101,10 @@ export async function startGateway(
 }
 
 /** Polls `check` until it returns a value other than undefined/false (every 10 ms, for 5 s at most). */
-export async function eventually<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string): Promise<T> {
+export async function eventually<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+): Promise<T> {
   const deadline = Date.now() + 5000;
   while (Date.now() < deadline) {
     const value = await check();
