@@ -60,6 +60,7 @@ const CLAIM_TOKENS = new Set([
   'https', // Front-End-Https
   'ssl', // X-SSL-Client-Cert, X-Forwarded-Ssl
   'addr', // X-Remote-Addr
+  'address', // X-Envoy-External-Address, X-Client-Address
   'remote', // Remote-User, X-Remote-User, X-Remote-Group
   'principal', // X-MS-Client-Principal (Azure App Service)
   'authenticated', // X-Authenticated-User, X-Goog-Authenticated-User-Email

@@ -156,6 +156,16 @@ describe('a client that resets the connection', () => {
   });
 });
 
+describe('a CONNECT whose client resets at once', () => {
+  it('cannot crash the gateway with an unhandled socket error', async () => {
+    for (let i = 0; i < 20; i++) (await send(gateway, 'CONNECT internal.example:443 HTTP/1.1\r\nHost: x\r\n\r\n')).reset();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const conn = await send(gateway, request(gateway, ['GET /api/orders/after-connect HTTP/1.1', `Authorization: Bearer ${token}`]));
+    await conn.until((text) => text.endsWith('done\r\n0\r\n\r\n'));
+    conn.reset();
+  });
+});
+
 describe('a body Node’s parser refuses mid-request', () => {
   it('is answered 400 and recorded once, under the request’s own id', async () => {
     const all = await gateway.requestsCounted();

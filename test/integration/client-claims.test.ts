@@ -91,7 +91,7 @@ describe('a header that claims a client, a host or an identity', () => {
 
   it('is recognised by the shape of its name, not by a list of names', () => {
     for (const name of ['x-akamai-edge-ip', 'x-azure-clientip', 'x-envoy-external-address', 'x-forwarded-whatever']) {
-      assert.equal(claimShaped(name), name !== 'x-envoy-external-address', name);
+      assert.equal(claimShaped(name), true, name);
     }
     for (const name of ['accept', 'user-agent', 'x-requested-with', 'x-client-version', 'traceparent', 'idempotency-key']) {
       assert.equal(claimShaped(name), false, name);
