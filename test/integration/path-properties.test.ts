@@ -4,6 +4,11 @@
  * audit record's) is the path the upstream received, up to the target's documented mapping
  * (`url` base path + `stripPrefix`), and no two different canonical paths reach the same
  * upstream path.
+ *
+ * The stripped target has a base path (`/up`). With an empty one, the bare prefix and the prefix
+ * with a trailing slash (`/p`, `/p/`) both reach `/`: no prefix-stripping map can keep them
+ * apart there, so a config that judges the two differently (an exact `/p` route before `/p/*`)
+ * is the one place this property does not hold.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
