@@ -62,7 +62,8 @@ function cutOutcome(state: RequestState): Outcome {
   }
   // An error the abort itself caused (the upstream call it cancelled) changes no decision.
   const refused = error !== undefined && error.reason !== 'upstream_error' && error.reason !== 'client_aborted';
-  if (decision?.allow === true && !refused) return { decision: 'allow', reason: 'client_aborted' };
+  const allowed = decision ? decision.allow : state.internal !== undefined;
+  if (allowed && !refused) return { decision: 'allow', reason: 'client_aborted' };
   const failed = decision?.failed ?? (refused ? error.detail : undefined);
   return { decision: 'deny', reason: 'client_aborted', ...(failed === undefined ? {} : { failed }) };
 }
