@@ -18,7 +18,7 @@ import { openRaw } from '../support/raw-http.ts';
 import { requestTarget } from '../support/paths.ts';
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? 8_000_813);
-const CASES = Number(process.env['FUZZ_CASES'] ?? 2000);
+const CASES = Number(process.env['FUZZ_CASES'] ?? 1600);
 const PARALLEL = 32;
 
 let issuer: TestIssuer;
