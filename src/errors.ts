@@ -72,6 +72,7 @@ export const ERRORS = {
   SG_ERR_UPSTREAM_TIMEOUT: { status: 504, reason: 'upstream_error', title: 'Upstream timed out' },
   SG_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, reason: 'bad_request', title: 'Unsupported media type' },
   SG_ERR_INVALID_JSON: { status: 400, reason: 'bad_request', title: 'Request body is not JSON' },
+  SG_ERR_JSON_TOO_DEEP: { status: 400, reason: 'bad_request', title: 'Request body nested too deeply' },
   SG_ERR_INPUT_TOO_LARGE: { status: 413, reason: 'bad_request', title: 'Execution input too large' },
   SG_ERR_BAD_IDEMPOTENCY_KEY: { status: 400, reason: 'bad_request', title: 'Idempotency-Key refused' },
   SG_ERR_IDEMPOTENCY_UNSUPPORTED: {
