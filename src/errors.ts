@@ -145,19 +145,33 @@ export function isGatewayError(err: unknown): err is GatewayError {
 export interface ConfigProblem {
   readonly path: string;
   readonly message: string;
+  /** Where in the file, when no key path can be named (a YAML syntax error); 1-based. */
+  readonly line?: number;
+  readonly column?: number;
+}
+
+function describeProblem(problem: ConfigProblem): string {
+  const where =
+    problem.line === undefined ? problem.path || '(root)' : `line ${problem.line}, column ${problem.column ?? 1}`;
+  return `  ${where}: ${problem.message}`;
 }
 
 /** Misuse, not a request error: a bad config fails at boot with every problem listed. */
 export class ConfigError extends Error {
   readonly code = 'SG_ERR_CONFIG_INVALID';
   readonly problems: readonly ConfigProblem[];
+  /** The config file the problems are in, when one was read. */
+  readonly file: string | undefined;
 
-  constructor(problems: readonly ConfigProblem[], options?: { cause?: unknown }) {
+  constructor(problems: readonly ConfigProblem[], options?: { cause?: unknown; file?: string }) {
+    const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
     super(
-      `invalid configuration:\n${problems.map((p) => `  ${p.path || '(root)'}: ${p.message}`).join('\n')}`,
-      options,
+      `${options?.file ? `${options.file}: ` : ''}invalid configuration: ${count}\n` +
+        problems.map(describeProblem).join('\n'),
+      options?.cause === undefined ? undefined : { cause: options.cause },
     );
     this.name = 'ConfigError';
     this.problems = problems;
+    this.file = options?.file;
   }
 }
