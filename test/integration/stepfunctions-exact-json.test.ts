@@ -29,7 +29,10 @@ let bodyOnly: TestGateway;
 
 before(async () => {
   issuer = await startIssuer();
-  sfn = await startTestStepFunctions();
+  // deploy's Task answers with a number JSON.parse could not keep: the status shows it as written.
+  sfn = await startTestStepFunctions({
+    functions: { deploy: () => ({ waitSeconds: 0, fail: false, big: JSON.rawJSON('12345678901234567891') }) },
+  });
   envelope = await startGateway(stepFunctionsConfig(issuer, sfn));
   bodyOnly = await startGateway(stepFunctionsConfig(issuer, sfn, { deploy: { input: 'body' } }));
   await Promise.all([waitReady(envelope), waitReady(bodyOnly)]);
@@ -74,6 +77,17 @@ describe('numbers reach the execution as written', () => {
   it('names like __proto__ stay data', async () => {
     const body = '{"__proto__":{"admin":true},"constructor":1}';
     assert.equal(await inputOf(await post(bodyOnly, body)), body);
+  });
+});
+
+describe('the status shows the output as AWS wrote it', () => {
+  it('GET /executions/{arn}', async () => {
+    const started = await post(envelope, '{}');
+    const { executionArn, statusUrl } = started.json<{ executionArn: string; statusUrl: string }>();
+    await sfn.finished(executionArn);
+    const read = await call(envelope, statusUrl, { token: await token() });
+    assert.equal(read.res.status, 200);
+    assert.match(read.text, /"output":\{"deployment":\{"waitSeconds":0,"fail":false,"big":12345678901234567891\}\}/);
   });
 });
 
