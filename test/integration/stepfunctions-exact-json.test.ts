@@ -129,6 +129,15 @@ describe('what cannot be kept is refused before AWS is called', () => {
     assert.equal(startCalls(), calls);
   });
 
+  it('the 256 KiB limit counts the input as it is sent, numbers as written', async () => {
+    // JSON.parse reads this as Infinity, which would be sent as `null`: four bytes, not 270 000.
+    const calls = startCalls();
+    const huge = await post(bodyOnly, `{"n":1${'0'.repeat(270_000)}}`);
+    assert.equal(huge.res.status, 413);
+    assert.equal(huge.json<{ code: string }>().code, 'SG_ERR_INPUT_TOO_LARGE');
+    assert.equal(startCalls(), calls);
+  });
+
   it('a megabyte of nesting is refused quickly, never a 5xx', async () => {
     const huge = '['.repeat(400_000) + ']'.repeat(400_000);
     const deepObjects = '{"a":'.repeat(150_000) + '1' + '}'.repeat(150_000);
