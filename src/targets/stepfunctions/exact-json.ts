@@ -33,36 +33,42 @@ const CLOSE_OBJECT = 0x7d;
 const OPEN_ARRAY = 0x5b;
 const CLOSE_ARRAY = 0x5d;
 const COMMA = 0x2c;
+const MINUS = 0x2d;
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+
+/** Whether `c` can be part of a JSON number (RFC 8259 §6): digits, `-`, `+`, `.`, `e`, `E`. */
+const isNumberChar = (c: number): boolean =>
+  (c >= DIGIT_0 && c <= DIGIT_9) || c === MINUS || c === 0x2b || c === 0x2e || c === 0x65 || c === 0x45;
 
 /**
  * One pass over `text`: refuses nesting beyond `maxDepth` and a name repeated in one object.
  * It checks only these; the grammar is left to `JSON.parse`, which runs after it. Keys are
- * compared decoded, so `"a"` and `"\u0061"` are the same name.
+ * compared decoded, so `"a"` and `"\u0061"` are the same name. Returns whether a number is
+ * written in a way `JSON.parse` would not give back (`10.50`, `1e2`, 17 digits and more): only
+ * then does the (five times slower) parse that keeps source text have to run.
  */
-export function scanJson(text: string, maxDepth: number = MAX_JSON_DEPTH): void {
+export function scanJson(text: string, maxDepth: number = MAX_JSON_DEPTH): boolean {
+  let lossy = false;
   /** One entry per open container: the names seen so far for an object, `null` for an array. */
   const open: (Set<string> | null)[] = [];
   let expectName = false;
   const n = text.length;
+  /** The next backslash at or after the string being read: found once per escape, not per string. */
+  let nextBackslash = text.indexOf('\\');
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
-      let end = i + 1;
-      let escaped = false;
-      while (end < n) {
-        const d = text.charCodeAt(end);
-        if (d === QUOTE) break;
-        if (d === BACKSLASH) {
-          escaped = true;
-          end += 1;
-        }
-        end += 1;
-      }
-      if (end >= n) return; // unterminated: JSON.parse says so
+      // The closing quote is the first one not escaped: preceded by an even run of backslashes.
+      let end = text.indexOf('"', i + 1);
+      while (end !== -1 && isEscaped(text, end)) end = text.indexOf('"', end + 1);
+      if (end === -1) return lossy; // unterminated: JSON.parse says so
+      if (nextBackslash !== -1 && nextBackslash < i) nextBackslash = text.indexOf('\\', i);
+      const escaped = nextBackslash !== -1 && nextBackslash < end;
       if (expectName) {
         const names = open.at(-1)!;
         const name = escaped ? decodeString(text.slice(i, end + 1)) : text.slice(i + 1, end);
-        if (name === undefined) return;
+        if (name === undefined) return lossy;
         if (names.has(name)) {
           throw new GatewayError(
             'SG_ERR_INVALID_JSON',
@@ -88,8 +94,22 @@ export function scanJson(text: string, maxDepth: number = MAX_JSON_DEPTH): void 
       expectName = false;
     } else if (c === COMMA) {
       expectName = open.at(-1) instanceof Set;
+    } else if (!lossy && (c === MINUS || (c >= DIGIT_0 && c <= DIGIT_9))) {
+      let end = i + 1;
+      while (end < n && isNumberChar(text.charCodeAt(end))) end += 1;
+      const literal = text.slice(i, end);
+      lossy = String(Number(literal)) !== literal;
+      i = end - 1;
     }
   }
+  return lossy;
+}
+
+/** Whether the character at `at` follows an odd number of backslashes. */
+function isEscaped(text: string, at: number): boolean {
+  let backslashes = 0;
+  while (text.charCodeAt(at - 1 - backslashes) === BACKSLASH) backslashes += 1;
+  return backslashes % 2 === 1;
 }
 
 function decodeString(literal: string): string | undefined {
@@ -110,7 +130,7 @@ function keepNumbers(this: unknown, _key: string, value: unknown, context?: { so
  * `SG_ERR_INVALID_JSON` (a repeated name); a `SyntaxError` when `text` is not JSON.
  */
 export function parseExactJson(text: string, maxDepth: number = MAX_JSON_DEPTH): unknown {
-  scanJson(text, maxDepth);
+  if (!scanJson(text, maxDepth)) return JSON.parse(text) as unknown;
   return JSON.parse(text, keepNumbers as (key: string, value: unknown) => unknown) as unknown;
 }
 
