@@ -5,7 +5,6 @@
  * checkpoint. A port in use is one line naming the key, and a non-zero exit.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request, type Server } from 'node:http';
@@ -15,6 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { verifyAuditFile } from '../../src/audit/verify.ts';
 import { startIssuer, type TestIssuer } from '../support/issuer.ts';
+import { serve } from '../support/serve-process.ts';
 import { startTestStepFunctions, TEST_AWS, type TestStepFunctions } from '../support/stepfunctions.ts';
 
 let issuer: TestIssuer;
@@ -36,41 +36,6 @@ after(async () => {
   await sfn.close();
   await issuer.close();
 });
-
-interface Serve {
-  readonly child: ChildProcess;
-  /** Resolves with the gateway's URL once it listens; rejects with the output if it exits first. */
-  readonly listening: Promise<string>;
-  readonly exited: Promise<{ code: number | null; at: number }>;
-  output(): string;
-}
-
-function serve(configFile: string): Serve {
-  const child = spawn(process.execPath, ['bin/stepgate.js', 'serve', '--config', configFile], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      AWS_ACCESS_KEY_ID: TEST_AWS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: TEST_AWS.secretAccessKey,
-      AWS_EC2_METADATA_DISABLED: 'true',
-    },
-  });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
-    child.on('exit', (code) => resolve({ code, at: performance.now() })),
-  );
-  const listening = new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', () => {
-      const line = output.split('\n').find((l) => l.includes('stepgate listening'));
-      if (line) resolve((JSON.parse(line) as { url: string }).url);
-    });
-    void exited.then(() => reject(new Error(`serve exited:\n${output}`)));
-  });
-  listening.catch(() => undefined); // awaited only by the tests that expect it to listen
-  return { child, listening, exited, output: () => output };
-}
 
 /** GET or POST over `agent`, answered as status and body. */
 function send(agent: Agent, url: string, init: { method?: string; token?: string; body?: string } = {}) {
@@ -113,7 +78,11 @@ describe('stepgate serve stops promptly', () => {
         `audit: { sinks: [{ type: file, path: "${auditFile}" }], checkpoints: { keyFile: "${keyFile}", everyRecords: 1000 } }`,
       ].join('\n'),
     );
-    const gateway = serve(configFile);
+    const gateway = serve(configFile, {
+      AWS_ACCESS_KEY_ID: TEST_AWS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: TEST_AWS.secretAccessKey,
+      AWS_EC2_METADATA_DISABLED: 'true',
+    });
     const url = await gateway.listening;
     const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });
     const other = new Agent({ keepAlive: true });
