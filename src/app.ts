@@ -138,13 +138,14 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
         routes: next.routes,
         publicUrl: next.server.publicUrl,
         redis: next.redis,
+        executions: routing.executions,
       },
     });
   // Redis only when a route has a limit: a gateway without limits opens no connection for them.
   const newLimiter = (next: Config) =>
     next.routes.some((route) => route.rateLimit) ? createRateLimiterFor(next.redis) : undefined;
 
-  const routing = compileRouting(config.routes);
+  const routing = compileRouting(config.routes, config.targets);
   let live: LiveState = {
     config,
     routing,
@@ -196,7 +197,7 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     const current = live;
     const problems = restartOnlyChanges(current.config, next);
     if (problems.length > 0) throw new ConfigError(problems);
-    const routing = compileRouting(next.routes);
+    const routing = compileRouting(next.routes, next.targets);
     const targets = newTargets(next, routing);
     const keepVerifier = isDeepStrictEqual(current.config.issuers, next.issuers);
     const keepLimiter = isDeepStrictEqual(rateLimits(current.config), rateLimits(next));

@@ -16,7 +16,7 @@ const USAGE = `usage:
   stepgate check [--config FILE]
   stepgate explain [--config FILE] --method M --path P [--claims FILE.json | --token JWT] [--issuer NAME]
   stepgate policy test FILE [--config FILE]
-  stepgate audit verify FILE
+  stepgate audit verify FILE [--key PUBLIC_KEY_FILE]
   stepgate demo
 
 --config defaults to $STEPGATE_CONFIG, else config/gateway.yaml.
@@ -101,9 +101,9 @@ async function run(command: string | undefined, rest: string[]): Promise<number>
     }
     case 'audit': {
       if (rest[0] !== 'verify') throw new UsageError('did you mean: stepgate audit verify FILE');
-      const args = rest.slice(1);
-      if (args.length !== 1 || args[0]!.startsWith('-')) throw new UsageError('audit verify needs one FILE');
-      return await auditVerify(args[0]!);
+      const { values, positionals } = parse(rest.slice(1), { key: { type: 'string' } });
+      if (positionals.length !== 1) throw new UsageError('audit verify needs one FILE');
+      return await auditVerify(positionals[0]!, values.key);
     }
     case 'demo': {
       options(rest);

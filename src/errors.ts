@@ -76,6 +76,7 @@ export const ERRORS = {
   SG_ERR_UPSTREAM_TIMEOUT: { status: 504, reason: 'upstream_error', title: 'Upstream timed out' },
   SG_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, reason: 'bad_request', title: 'Unsupported media type' },
   SG_ERR_INVALID_JSON: { status: 400, reason: 'bad_request', title: 'Request body is not JSON' },
+  SG_ERR_JSON_TOO_DEEP: { status: 400, reason: 'bad_request', title: 'Request body nested too deeply' },
   SG_ERR_INPUT_TOO_LARGE: { status: 413, reason: 'bad_request', title: 'Execution input too large' },
   SG_ERR_BAD_IDEMPOTENCY_KEY: { status: 400, reason: 'bad_request', title: 'Idempotency-Key refused' },
   SG_ERR_IDEMPOTENCY_UNSUPPORTED: {
@@ -148,19 +149,33 @@ export function isGatewayError(err: unknown): err is GatewayError {
 export interface ConfigProblem {
   readonly path: string;
   readonly message: string;
+  /** Where in the file, when no key path can be named (a YAML syntax error); 1-based. */
+  readonly line?: number;
+  readonly column?: number;
+}
+
+function describeProblem(problem: ConfigProblem): string {
+  const where =
+    problem.line === undefined ? problem.path || '(root)' : `line ${problem.line}, column ${problem.column ?? 1}`;
+  return `  ${where}: ${problem.message}`;
 }
 
 /** Misuse, not a request error: a bad config fails at boot with every problem listed. */
 export class ConfigError extends Error {
   readonly code = 'SG_ERR_CONFIG_INVALID';
   readonly problems: readonly ConfigProblem[];
+  /** The config file the problems are in, when one was read. */
+  readonly file: string | undefined;
 
-  constructor(problems: readonly ConfigProblem[], options?: { cause?: unknown }) {
+  constructor(problems: readonly ConfigProblem[], options?: { cause?: unknown; file?: string }) {
+    const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
     super(
-      `invalid configuration:\n${problems.map((p) => `  ${p.path || '(root)'}: ${p.message}`).join('\n')}`,
-      options,
+      `${options?.file ? `${options.file}: ` : ''}invalid configuration: ${count}\n` +
+        problems.map(describeProblem).join('\n'),
+      options?.cause === undefined ? undefined : { cause: options.cause },
     );
     this.name = 'ConfigError';
     this.problems = problems;
+    this.file = options?.file;
   }
 }

@@ -12,10 +12,16 @@
  * failed sink again (a file is reopened); `ready()` probes it too, so an instance taken out of a
  * load balancer for being unready is not stuck there. Without `failClosed`, failures are counted
  * and reported to stderr once per streak, never thrown.
+ *
+ * `checkpoints`: a signed checkpoint (checkpoint.ts) joins the chain after every `everyRecords`
+ * records, after `everySeconds` seconds with new records, and at `close()` (final). Signing is
+ * per checkpoint, never per record, so the writer's throughput stays what it was.
  */
-import type { AuditConfig } from '../config/schema.ts';
-import { GatewayError } from '../errors.ts';
+import { loadCheckpointKey } from '../config/checkpoint-key.ts';
+import type { AuditConfig, CheckpointsConfig } from '../config/schema.ts';
+import { ConfigError, GatewayError } from '../errors.ts';
 import { chainRecord, GENESIS_HASH } from './chain.ts';
+import { type CheckpointSigner, createCheckpointSigner } from './checkpoint.ts';
 import type { AuditRecord } from './record.ts';
 import { toJsonLine } from './sanitize.ts';
 import { type AuditSink, createSinks } from './sinks.ts';
@@ -50,10 +56,32 @@ export interface AuditLogDeps {
 
 export const DEFAULT_MAX_PENDING = 10_000;
 
-/** Builds the audit log for `audit:`; sinks are opened on first use (or by `ready()`). */
+/**
+ * Builds the audit log for `audit:`; sinks are opened on first use (or by `ready()`). An unusable
+ * checkpoint key is a `ConfigError` here, at boot.
+ */
 export function createAuditLog(config: AuditConfig, deps: AuditLogDeps = {}): AuditLog {
-  return new GroupCommitAuditLog(config, deps);
+  return new GroupCommitAuditLog(config, deps, config.checkpoints && checkpointsOf(config.checkpoints));
 }
+
+interface Checkpoints {
+  readonly signer: CheckpointSigner;
+  readonly everyRecords: number;
+  readonly everySeconds: number;
+}
+
+function checkpointsOf(config: CheckpointsConfig): Checkpoints {
+  try {
+    const signer = createCheckpointSigner(loadCheckpointKey(config));
+    return { signer, everyRecords: config.everyRecords, everySeconds: config.everySeconds };
+  } catch (err) {
+    const path = `audit.checkpoints.${config.keyFile === undefined ? 'key' : 'keyFile'}`;
+    throw new ConfigError([{ path, message: (err as Error).message }], { cause: err });
+  }
+}
+
+/** `none`: no checkpoint is due; `due`: one is (records or time); `final`: the closing one. */
+type CheckpointState = 'none' | 'due' | 'final';
 
 interface Pending {
   readonly record: AuditRecord;
@@ -86,8 +114,15 @@ class GroupCommitAuditLog implements AuditLog {
   #overflowReported = false;
   #closed = false;
   #closing: Promise<void> | undefined;
+  readonly #checkpoints: Checkpoints | undefined;
+  readonly #checkpointTimer: NodeJS.Timeout | undefined;
+  #checkpoint: CheckpointState = 'none';
+  /** Records chained since the last checkpoint. */
+  #sinceCheckpoint = 0;
+  /** Something was written by this writer: closing it then leaves a final checkpoint. */
+  #wrote = false;
 
-  constructor(config: AuditConfig, deps: AuditLogDeps) {
+  constructor(config: AuditConfig, deps: AuditLogDeps, checkpoints?: Checkpoints) {
     this.#failClosed = config.failClosed;
     this.#hashChain = config.hashChain;
     this.#states = createSinks(config.sinks, deps).map((sink) => ({ sink, failed: false, lost: 0 }));
@@ -95,6 +130,15 @@ class GroupCommitAuditLog implements AuditLog {
     this.#stderr = deps.stderr ?? process.stderr;
     this.#onRecord = deps.onRecord;
     this.#maxPending = deps.maxPending ?? DEFAULT_MAX_PENDING;
+    this.#checkpoints = checkpoints;
+    if (checkpoints) {
+      this.#checkpointTimer = setInterval(() => {
+        if (this.#sinceCheckpoint === 0 || this.#closed) return;
+        this.#checkpoint = 'due';
+        this.#running ??= this.#run();
+      }, checkpoints.everySeconds * 1000);
+      this.#checkpointTimer.unref();
+    }
   }
 
   write(record: AuditRecord, options: AuditWriteOptions = {}): Promise<void> {
@@ -127,8 +171,13 @@ class GroupCommitAuditLog implements AuditLog {
 
   close(): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#checkpointTimer);
     this.#closing ??= (async () => {
       while (this.#running) await this.#running;
+      if (this.#checkpoints && this.#wrote) {
+        this.#checkpoint = 'final';
+        await this.#run();
+      }
       await Promise.all(this.#states.map((s) => s.sink.close()));
     })();
     return this.#closing;
@@ -145,7 +194,7 @@ class GroupCommitAuditLog implements AuditLog {
     // Let every request of this turn of the event loop queue its record first.
     await new Promise<void>((resolve) => setImmediate(resolve));
     try {
-      while (this.#queue.length > 0) {
+      while (this.#queue.length > 0 || this.#checkpoint !== 'none') {
         const batch = this.#queue;
         this.#queue = [];
         this.#overflowReported = false;
@@ -182,7 +231,20 @@ class GroupCommitAuditLog implements AuditLog {
         this.#settle([pending], err);
       }
     }
-    if (accepted.length === 0) return;
+    if (this.#checkpoints && accepted.length > 0) {
+      this.#sinceCheckpoint += accepted.length;
+      if (this.#sinceCheckpoint >= this.#checkpoints.everyRecords && this.#checkpoint === 'none') {
+        this.#checkpoint = 'due';
+      }
+    }
+    if (this.#checkpoint !== 'none') {
+      text += this.#checkpointLine();
+      durable ||= this.#checkpoint === 'final';
+      this.#checkpoint = 'none';
+    } else if (accepted.length === 0) {
+      return;
+    }
+    this.#wrote = true;
     const data = Buffer.from(text);
 
     const results = await Promise.all(
@@ -196,6 +258,18 @@ class GroupCommitAuditLog implements AuditLog {
       failure ??= err;
     });
     this.#settle(accepted, failure);
+  }
+
+  /** A checkpoint over the chain head, chained onto it like a record; `\n`-terminated. */
+  #checkpointLine(): string {
+    const checkpoint = this.#checkpoints!.signer.checkpoint(this.#head, {
+      time: new Date(),
+      final: this.#checkpoint === 'final',
+    });
+    const linked = chainRecord(checkpoint, this.#head);
+    this.#head = linked.hash;
+    this.#sinceCheckpoint = 0;
+    return toJsonLine(linked) + '\n';
   }
 
   #settle(batch: readonly Pending[], failure: unknown): void {

@@ -7,7 +7,17 @@ import type { StepFunctionsTargetConfig, HttpTargetConfig } from '../config/sche
 import type { Reason } from '../errors.ts';
 import type { AuthMethod, Identity } from '../identity/types.ts';
 import { shareInRecords } from './chain.ts';
-import { CAPS, copyClaimValue, text, textList, TRUNCATED_MARKER, toJsonLine } from './sanitize.ts';
+import {
+  CAPS,
+  cap,
+  copyClaimValue,
+  looksLikeToken,
+  setOwn,
+  text,
+  textList,
+  TRUNCATED_MARKER,
+  toJsonLine,
+} from './sanitize.ts';
 
 export interface AuditHttp {
   readonly method: string;
@@ -196,10 +206,13 @@ export function selectClaims(
   const out: Record<string, unknown> = {};
   let budget = CAPS.claimsChars;
   for (const path of paths.slice(0, CAPS.items)) {
+    // Paths come from the config, but are keys of the record all the same: capped, never a token.
+    if (looksLikeToken(path)) continue;
     const value = copyClaimValue(lookup(claims, path));
     if (value === undefined) continue;
-    const size = path.length + JSON.stringify(value).length;
-    out[path] = size <= budget ? value : TRUNCATED_MARKER;
+    const key = cap(path, CAPS.field);
+    const size = key.length + JSON.stringify(value).length;
+    setOwn(out, key, size <= budget ? value : TRUNCATED_MARKER);
     budget -= Math.min(size, budget);
   }
   return out;

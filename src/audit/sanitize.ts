@@ -36,17 +36,35 @@ function isJoseHeader(segment: string): boolean {
   return /^\s*\{/.test(json) && json.includes('"alg"');
 }
 
+/**
+ * Where a JOSE header starts in a run of base64url characters, or -1. Usually at 0; but a token
+ * glued to other base64url characters (`x` + `eyJhbGciOi…`) starts later. A header is a JSON
+ * object, and `{` followed by `"` or whitespace encodes as `ey` or `ew`, so only those offsets are
+ * tried.
+ */
+function joseHeaderAt(segment: string): number {
+  if (isJoseHeader(segment)) return 0;
+  for (let i = segment.indexOf('e', 1); i !== -1 && i <= segment.length - 8; i = segment.indexOf('e', i + 1)) {
+    const next = segment[i + 1];
+    if ((next === 'y' || next === 'w') && isJoseHeader(segment.slice(i))) return i;
+  }
+  return -1;
+}
+
 /** True when `value` holds a JWT/JWE anywhere, or is a bare three-segment dotted token. */
 export function looksLikeToken(value: string): boolean {
   if (value.indexOf('.') === -1) return false;
   if (DOTTED_TOKEN.test(value)) return true;
-  for (const match of value.matchAll(COMPACT)) if (isJoseHeader(match[1]!)) return true;
+  for (const match of value.matchAll(COMPACT)) if (joseHeaderAt(match[1]!) !== -1) return true;
   return false;
 }
 
 function redactTokens(value: string): string {
   if (DOTTED_TOKEN.test(value)) return REDACTED_MARKER;
-  return value.replace(COMPACT, (whole, header: string) => (isJoseHeader(header) ? REDACTED_MARKER : whole));
+  return value.replace(COMPACT, (whole, header: string) => {
+    const at = joseHeaderAt(header);
+    return at === -1 ? whole : whole.slice(0, at) + REDACTED_MARKER;
+  });
 }
 
 /** Cuts `value` to `max` code units plus the marker, never splitting a surrogate pair. */
@@ -72,6 +90,14 @@ export function textList(values: readonly unknown[] | undefined): string[] {
   for (let i = 0; i < n; i++) out.push(text(values[i]));
   if (values.length > n) out.push(`…[+${values.length - n} more]`);
   return out;
+}
+
+/**
+ * Sets `key` as an own, enumerable member even when it is `__proto__`: a plain assignment would
+ * set the object's prototype instead and the claim would vanish from the record.
+ */
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /**
@@ -104,7 +130,7 @@ export function copyClaimValue(value: unknown, depth = 0): unknown {
       for (const key of keys.slice(0, CAPS.items)) {
         if (looksLikeToken(key)) continue;
         const copy = copyClaimValue((value as Record<string, unknown>)[key], depth + 1);
-        if (copy !== undefined) out[cap(key, CAPS.field)] = copy;
+        if (copy !== undefined) setOwn(out, cap(key, CAPS.field), copy);
       }
       if (keys.length > CAPS.items) out['…'] = `[+${keys.length - CAPS.items} more]`;
       return out;

@@ -55,7 +55,7 @@ export function explain(options: ExplainOptions, out: NodeJS.WritableStream = pr
     throw new InputError(`--issuer: no issuer named "${options.issuer}" (configured: ${known})`);
   }
   const claims = readClaims(options);
-  const outcome = decide(config, compileRouting(config.routes), {
+  const outcome = decide(config, compileRouting(config.routes, config.targets), {
     method: options.method,
     path: options.path,
     ...(claims ? { claims } : {}),

@@ -70,7 +70,7 @@ export interface CaseResult {
 }
 
 export function runPolicyFixtures(config: Config, fixtures: PolicyFixtures): CaseResult[] {
-  const routing = compileRouting(config.routes);
+  const routing = compileRouting(config.routes, config.targets);
   return fixtures.cases.map((c) => {
     const outcome = decide(config, routing, {
       method: c.method,

@@ -11,6 +11,10 @@ import { buildGateway, type GatewayDeps } from '../app.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { ConfigError } from '../errors.ts';
+import { InputError } from './input-error.ts';
+
+/** How often, while stopping, connections that became idle are closed. */
+const IDLE_SWEEP_MS = 50;
 
 export interface RunningGateway {
   readonly app: FastifyInstance;
@@ -19,12 +23,32 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
+/** Why an address cannot be listened on, in words, for the errors an operator can fix. */
+const LISTEN_ERRORS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'is already in use; stop what holds it or choose another port',
+  EACCES: 'may not be listened on by this user (ports below 1024 need privileges)',
+  EADDRNOTAVAIL: 'is not an address of this machine',
+};
+
+/** Listens, or throws an `InputError` of one line naming the config key (`server.port`). */
+async function listenOn(app: FastifyInstance, key: 'server' | 'admin', host: string, port: number) {
+  try {
+    return await app.listen({ host, port });
+  } catch (err) {
+    const why = LISTEN_ERRORS[(err as NodeJS.ErrnoException).code ?? ''];
+    if (!why) throw err;
+    const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    throw new InputError(`${key}.port: ${where} ${why}`, { cause: err });
+  }
+}
+
 export async function startGateway(config: Config, deps: GatewayDeps = {}): Promise<RunningGateway> {
   const app = await buildGateway(config, deps);
-  const url = await app.listen({ host: config.server.host, port: config.server.port });
+  let url: string;
   let adminUrl: string;
   try {
-    adminUrl = await app.stepgate.admin.listen({ host: config.admin.host, port: config.admin.port });
+    url = await listenOn(app, 'server', config.server.host, config.server.port);
+    adminUrl = await listenOn(app.stepgate.admin, 'admin', config.admin.host, config.admin.port);
   } catch (err) {
     await app.close();
     throw err;
@@ -39,10 +63,16 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
         // In-flight requests get the grace period; then their sockets are closed.
         const timer = setTimeout(() => app.server.closeAllConnections(), config.server.shutdownGraceMs);
         timer.unref();
+        // Node closes the connections idle when closing starts, not those that become idle once
+        // their request is answered: a keep-alive client would hold the server open for the
+        // whole grace period. Close each as soon as it is idle.
+        const sweep = setInterval(() => app.server.closeIdleConnections(), IDLE_SWEEP_MS);
+        sweep.unref();
         try {
           await app.close();
         } finally {
           clearTimeout(timer);
+          clearInterval(sweep);
         }
       })();
       return stopping;

@@ -4,7 +4,14 @@
  */
 import { isIP } from 'node:net';
 import type { ConfigProblem } from '../errors.ts';
-import type { Config, ConditionSetConfig, RouteConfig, StepFunctionsTargetConfig } from './schema.ts';
+import { loadCheckpointKey } from './checkpoint-key.ts';
+import type {
+  AuditConfig,
+  Config,
+  ConditionSetConfig,
+  RouteConfig,
+  StepFunctionsTargetConfig,
+} from './schema.ts';
 
 const SEGMENT = /^(?:[A-Za-z0-9._~!$&'()+,=@-]+|:[A-Za-z_][A-Za-z0-9_]*)$/;
 
@@ -152,6 +159,8 @@ export function crossCheck(config: Config): ConfigProblem[] {
     }
   });
 
+  problems.push(...checkpointProblems(config.audit));
+
   if (config.sso?.store === 'redis' && !config.redis) {
     problems.push({ path: 'sso.store', message: '"redis" needs the redis section' });
   }
@@ -218,4 +227,21 @@ function stepFunctionsTargetProblems(name: string, target: StepFunctionsTargetCo
     seen.add(tag.toLowerCase());
   });
   return problems;
+}
+
+/** `audit.checkpoints`: one key, readable and Ed25519, on a hash chain to sign. */
+function checkpointProblems(audit: AuditConfig): ConfigProblem[] {
+  const checkpoints = audit.checkpoints;
+  if (!checkpoints) return [];
+  const at = 'audit.checkpoints';
+  if (!audit.hashChain) return [{ path: at, message: 'needs audit.hashChain: true (checkpoints sign the chain)' }];
+  if ((checkpoints.keyFile === undefined) === (checkpoints.key === undefined)) {
+    return [{ path: at, message: 'needs exactly one of keyFile and key' }];
+  }
+  try {
+    loadCheckpointKey(checkpoints);
+    return [];
+  } catch (err) {
+    return [{ path: `${at}.${checkpoints.keyFile === undefined ? 'key' : 'keyFile'}`, message: (err as Error).message }];
+  }
 }

@@ -3,24 +3,19 @@
  * Every problem is collected and reported in one pass, each with its key path.
  */
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { parse as parseYaml, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { type ConfigProblem, ConfigError } from '../errors.ts';
 import { crossCheck } from './cross-check.ts';
+import { formatKeyPath } from './key-path.ts';
+import { salvageConfig } from './salvage.ts';
 import { type Config, configSchema } from './schema.ts';
+import { allowedKeysAt, didYouMean } from './suggest.ts';
+import { yamlProblems } from './yaml-problems.ts';
+
+export { formatKeyPath } from './key-path.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
-
-/** `routes[2].allow.scopes` from `['routes', 2, 'allow', 'scopes']`. */
-export function formatKeyPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const key of path) {
-    if (typeof key === 'number') out += `[${key}]`;
-    else if (typeof key === 'string' && /^[A-Za-z_$][\w$-]*$/.test(key)) out += out ? `.${key}` : key;
-    else out += `[${JSON.stringify(String(key))}]`;
-  }
-  return out;
-}
 
 const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 const WHOLE_VAR = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}$/;
@@ -66,21 +61,33 @@ export function interpolateEnv(
   return value;
 }
 
-function describeIssue(issue: z.core.$ZodIssue): ConfigProblem[] {
+/** One schema issue as problems with key paths; typo'd keys and values get a "did you mean". */
+function describeIssue(issue: z.core.$ZodIssue, document: unknown): ConfigProblem[] {
   if (issue.code === 'unrecognized_keys') {
+    const allowed = allowedKeysAt(configSchema, issue.path, document);
     return issue.keys.map((key) => ({
       path: formatKeyPath([...issue.path, key]),
-      message: 'unknown key',
+      message: `unknown key${didYouMean(key, allowed)}`,
     }));
   }
   if (issue.code === 'invalid_union' && 'errors' in issue && issue.errors.length > 0) {
     // A discriminated union reports the branch that matched; surface its problems directly.
     const nested = issue.errors.flat();
     if (nested.length > 0 && issue.errors.length === 1) {
-      return nested.flatMap((inner) => describeIssue({ ...inner, path: [...issue.path, ...inner.path] }));
+      return nested.flatMap((inner) => describeIssue({ ...inner, path: [...issue.path, ...inner.path] }, document));
     }
   }
-  return [{ path: formatKeyPath(issue.path), message: issue.message }];
+  const given = valueAt(document, issue.path);
+  const choices = issue.code === 'invalid_value' ? issue.values : (issue as { options?: unknown[] }).options;
+  const hint =
+    typeof given === 'string' && Array.isArray(choices) ? didYouMean(given, choices.map(String)) : '';
+  return [{ path: formatKeyPath(issue.path), message: issue.message + hint }];
+}
+
+function valueAt(document: unknown, path: readonly PropertyKey[]): unknown {
+  let node = document;
+  for (const key of path) node = (node as Record<PropertyKey, unknown> | null | undefined)?.[key];
+  return node;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -91,18 +98,10 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** A copy of `document` without the keys at `paths` (each a list of keys from the root). */
-function withoutKeys(document: unknown, paths: readonly (readonly PropertyKey[])[]): unknown {
-  const copy = structuredClone(document) as Record<PropertyKey, unknown>;
-  for (const path of paths) {
-    let node: unknown = copy;
-    for (const key of path.slice(0, -1)) node = (node as Record<PropertyKey, unknown> | undefined)?.[key];
-    if (node && typeof node === 'object') delete (node as Record<PropertyKey, unknown>)[path.at(-1)!];
-  }
-  return copy;
-}
-
-/** Validates an already-parsed document. Throws `ConfigError` listing every problem. */
+/**
+ * Validates an already-parsed document. Throws `ConfigError` listing every problem: the schema's,
+ * and the cross-checks' too, run on a salvaged copy when the schema refused something.
+ */
 export function parseConfig(document: unknown, env: Env = process.env): Config {
   const envProblems: ConfigProblem[] = [];
   const interpolated = interpolateEnv(document ?? {}, env, envProblems);
@@ -112,21 +111,12 @@ export function parseConfig(document: unknown, env: Env = process.env): Config {
     const envPaths = new Set(envProblems.map((p) => p.path));
     const problems = [
       ...envProblems,
-      ...result.error.issues.flatMap(describeIssue).filter((p) => !envPaths.has(p.path)),
+      ...result.error.issues
+        .flatMap((issue) => describeIssue(issue, interpolated))
+        .filter((p) => !envPaths.has(p.path)),
     ];
-    // Unknown keys alone still let the cross-checks run, so one pass reports everything.
-    const issues = result.error.issues;
-    if (issues.every((issue) => issue.code === 'unrecognized_keys')) {
-      const stripped = configSchema.safeParse(
-        withoutKeys(
-          interpolated,
-          issues.flatMap((issue) =>
-            issue.code === 'unrecognized_keys' ? issue.keys.map((k) => [...issue.path, k]) : [],
-          ),
-        ),
-      );
-      if (stripped.success) problems.push(...crossCheck(stripped.data));
-    }
+    const salvaged = salvageConfig(interpolated, result.error.issues);
+    if (salvaged) problems.push(...crossCheck(salvaged.config).filter((p) => !salvaged.covers(p.path)));
     throw new ConfigError(problems);
   }
   const problems = [...envProblems, ...crossCheck(result.data)];
@@ -134,18 +124,14 @@ export function parseConfig(document: unknown, env: Env = process.env): Config {
   return deepFreeze(result.data);
 }
 
-/** Parses YAML text into a validated, frozen config. */
+/** Parses YAML text into a validated, frozen config. YAML errors are sentences with line and column. */
 export function parseConfigText(text: string, env: Env = process.env): Config {
-  let document: unknown;
-  try {
-    document = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
-  } catch (err) {
-    const message = err instanceof YAMLParseError ? err.message.split('\n')[0]! : String(err);
-    throw new ConfigError([{ path: '', message: `not valid YAML: ${message}` }], { cause: err });
-  }
-  return parseConfig(document, env);
+  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (document.errors.length > 0) throw new ConfigError(yamlProblems(document.errors, text));
+  return parseConfig(document.toJS() as unknown, env);
 }
 
+/** Reads and validates `file`; a `ConfigError` names the file. */
 export function loadConfigFile(file: string, env: Env = process.env): Config {
   let text: string;
   try {
@@ -155,5 +141,10 @@ export function loadConfigFile(file: string, env: Env = process.env): Config {
       cause: err,
     });
   }
-  return parseConfigText(text, env);
+  try {
+    return parseConfigText(text, env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(err.problems, { cause: err.cause, file });
+    throw err;
+  }
 }

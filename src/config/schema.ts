@@ -199,6 +199,18 @@ const audit = z
     claims: z.array(z.string().min(1)).default([]),
     failClosed: z.boolean().default(true),
     hashChain: z.boolean().default(true),
+    /**
+     * Signed checkpoints in the hash chain (audit/checkpoint.ts): an Ed25519 private key from
+     * `keyFile` (PEM or JWK) or `key` (its text, e.g. from the environment), and how often.
+     */
+    checkpoints: z
+      .strictObject({
+        keyFile: z.string().min(1).optional(),
+        key: z.string().min(1).optional(),
+        everyRecords: z.number().int().positive().default(1000),
+        everySeconds: z.number().int().positive().default(60),
+      })
+      .optional(),
     /** Key for token fingerprints (HMAC); a random one per process when unset. */
     fingerprintKey: z.string().min(16).optional(),
   })
@@ -236,5 +248,6 @@ export type HttpTargetConfig = Extract<TargetConfig, { type: 'http' }>;
 export type StepFunctionsTargetConfig = Extract<TargetConfig, { type: 'stepfunctions' }>;
 export type AuditConfig = Config['audit'];
 export type AuditSinkConfig = AuditConfig['sinks'][number];
+export type CheckpointsConfig = NonNullable<AuditConfig['checkpoints']>;
 export type ServerConfig = Config['server'];
 export type HttpMethod = (typeof HTTP_METHODS)[number];

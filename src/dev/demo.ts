@@ -121,7 +121,9 @@ async function listening<T>(start: () => Promise<T>, keyPath: string, what: stri
   try {
     return await start();
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    // startGateway wraps its listen errors (serve.ts); the others come straight from listen.
+    const code = (err as NodeJS.ErrnoException).code ?? ((err as Error).cause as NodeJS.ErrnoException)?.code;
+    if (code !== 'EADDRINUSE') throw err;
     const message = `${what}: the address is in use; stop what holds it or set ${variable}`;
     throw new ConfigError([{ path: keyPath, message }], { cause: err });
   }

@@ -7,7 +7,7 @@
  * Hot path: a token verified in the last minute is served from the verified-token cache
  * (token-cache.ts) for the cost of one map lookup. Otherwise, once keys are cached, a request
  * costs two base64url+JSON decodes (header and payload, to pick the issuer), one signature check
- * and, when there is no usable `jti`, one HMAC.
+ * and, when there is no usable `jti`, one HMAC of the decoded signature (token-fingerprint.ts).
  *
  * Rejections that will not change are remembered the same way (a smaller cache of their own, so
  * junk cannot push out good tokens): a client retrying with an expired token, or a forged one,
@@ -15,13 +15,14 @@
  * acceptance — a `kid` not fetched yet, `nbf` or `iat` ahead, the IdP unreachable — is never
  * remembered, and an issuer's are forgotten whenever its keys change.
  */
-import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
+import { createSecretKey } from 'node:crypto';
 import { errors, type JWTPayload, type JWTVerifyOptions, jwtVerify } from 'jose';
 import type { IssuerConfig } from '../config/schema.ts';
 import { GatewayError, isGatewayError } from '../errors.ts';
 import { MAX_TOKEN_LENGTH } from './bearer-token.ts';
 import { createIssuerKeys, type IssuerKeys, type JwksRefreshListener } from './issuer-keys.ts';
 import { identityFromClaims } from './presets.ts';
+import { isCanonicalBase64url, tokenFingerprint } from './token-fingerprint.ts';
 import {
   DEFAULT_TOKEN_CACHE_CHARS,
   DEFAULT_TOKEN_CACHE_ENTRIES,
@@ -143,10 +144,6 @@ function toGatewayError(error: unknown): GatewayError {
   return invalid('malformed token', error);
 }
 
-function fingerprint(key: KeyObject, token: string): string {
-  return `fp:${createHmac('sha256', key).update(token).digest('hex').slice(0, 16)}`;
-}
-
 async function verifyWithKeys(
   token: string,
   keys: IssuerKeys,
@@ -247,6 +244,9 @@ export function createBearerVerifier(
     if (token.length > MAX_TOKEN_LENGTH) throw invalid('token too large');
     const parts = token.split('.');
     if (parts.length !== 3) throw invalid('token is not a compact JWS');
+    // One token, one spelling: base64url's spare bits would give each signature 4 or 16 (RFC
+    // 4648 §3.5), each verifying, each cached and audited on its own.
+    if (!parts.every(isCanonicalBase64url)) throw invalid('token is not canonical base64url');
     const header = decodeSegment(parts[0], 'header');
     for (const member of KEY_HEADERS) {
       if (Object.hasOwn(header, member)) throw invalid(`token header "${member}" is not accepted`);
@@ -283,7 +283,8 @@ export function createBearerVerifier(
       throw error;
     }
     const jti = payload.jti;
-    const tokenId = typeof jti === 'string' && SAFE_JTI.test(jti) ? jti : fingerprint(fingerprintKey, token);
+    const tokenId =
+      typeof jti === 'string' && SAFE_JTI.test(jti) ? jti : tokenFingerprint(fingerprintKey, alg, parts[2]!);
     // Shared by every request that presents this token while it is cached: nobody may change it.
     const identity = Object.freeze(identityFromClaims(entry.config, payload, 'bearer', tokenId));
     // A key removed while this verification ran may be the one that verified it: not cached then.

@@ -1,6 +1,7 @@
 /** Routes and their policies compiled once per config, swapped whole on reload. */
-import type { RouteConfig } from '../config/schema.ts';
+import type { Config, RouteConfig } from '../config/schema.ts';
 import { compilePolicy } from './evaluate.ts';
+import { type ExecutionsRoute, executionsRoute } from './execution-routes.ts';
 import { compileRoutes, type RouteTable } from './routes.ts';
 import type { Decision, Subject } from './types.ts';
 import { policyVersion } from './version.ts';
@@ -10,12 +11,36 @@ export interface CompiledRouting {
   readonly policies: readonly ((subject: Subject) => Decision)[];
   /** sha256 of the routes and policies that decide (`policyVersion` in the audit record). */
   readonly version: string;
+  /** The route the gateway adds to read executions (execution-routes.ts), after the configured ones. */
+  readonly executions: ExecutionsRoute | undefined;
 }
 
-export function compileRouting(routes: readonly RouteConfig[]): CompiledRouting {
+/** The first of `policies` that allows, else the first one's denial. */
+function anyOf(policies: readonly ((subject: Subject) => Decision)[]): (subject: Subject) => Decision {
+  return (subject) => {
+    let denied: Decision | undefined;
+    for (const policy of policies) {
+      const decision = policy(subject);
+      if (decision.allow) return decision;
+      denied ??= decision;
+    }
+    return denied!;
+  };
+}
+
+/**
+ * Compiles the configured routes, and with `targets` the executions route the gateway adds. The
+ * policy version covers the configured routes: the added one follows from them.
+ */
+export function compileRouting(routes: readonly RouteConfig[], targets: Config['targets'] = {}): CompiledRouting {
+  const configured = compileRoutes(routes);
+  const policies = routes.map((route) => compilePolicy(route));
+  const executions = executionsRoute(routes, targets, configured);
+  if (executions) policies.push(anyOf(executions.allowedBy.map((i) => policies[i]!)));
   return Object.freeze({
-    table: compileRoutes(routes),
-    policies: Object.freeze(routes.map((route) => compilePolicy(route))),
+    table: executions ? compileRoutes([...routes, executions.route]) : configured,
+    policies: Object.freeze(policies),
     version: policyVersion(routes),
+    executions,
   });
 }

@@ -4,6 +4,7 @@
  */
 import type { Config, TargetConfig } from '../config/schema.ts';
 import { createHttpTarget, type Target, type TargetDeps } from './http.ts';
+import { createExecutionsReader } from './stepfunctions/executions-reader.ts';
 import {
   createStepFunctionsTarget,
   type StepFunctionsDeps,
@@ -28,8 +29,20 @@ function createTarget(name: string, config: TargetConfig, deps: RegistryDeps): T
   }
 }
 
+/**
+ * The configured targets by name, and the reader of `/executions/{arn}` when the routing adds
+ * that route (`stepFunctions.executions`: policy/execution-routes.ts), under the route's name.
+ */
 export function createTargets(targets: Config['targets'], deps: RegistryDeps): ReadonlyMap<string, Target> {
-  return new Map(Object.entries(targets).map(([name, config]) => [name, createTarget(name, config, deps)]));
+  const built = new Map<string, Target>(
+    Object.entries(targets).map(([name, config]) => [name, createTarget(name, config, deps)]),
+  );
+  const executions = deps.stepFunctions.executions;
+  if (executions) {
+    const served = executions.targets.map((name) => built.get(name) as StepFunctionsTarget);
+    built.set(executions.route.target, createExecutionsReader(served));
+  }
+  return built;
 }
 
 /**

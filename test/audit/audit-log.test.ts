@@ -55,7 +55,7 @@ describe('file sink', () => {
     );
     assert.equal(lines[0]!['prevHash'], GENESIS_HASH);
     assert.equal(lines[1]!['prevHash'], lines[0]!['hash']);
-    assert.deepEqual(await verifyAuditFile(path), { ok: true, lines: 2, lastHash: lines[1]!['hash'] });
+    assert.deepEqual(await verifyAuditFile(path), { ok: true, lines: 2, lastHash: lines[1]!['hash'], checkpoints: 0 });
   });
 
   test('500 concurrent writes → 500 intact lines, a valid chain, and one write per batch', async () => {
@@ -74,7 +74,7 @@ describe('file sink', () => {
       Array.from({ length: 500 }, (_, i) => `req-${i}`),
       'chain order is write order',
     );
-    assert.deepEqual(await verifyAuditFile(path), { ok: true, lines: 500, lastHash: lines[499]!['hash'] });
+    assert.deepEqual(await verifyAuditFile(path), { ok: true, lines: 500, lastHash: lines[499]!['hash'], checkpoints: 0 });
     assert.deepEqual(counts, { ok: 500, error: 0 });
   });
 

@@ -47,11 +47,11 @@ describe('verifyAuditFile', () => {
   test('an intact file verifies and returns its last hash', async () => {
     const lines = chainedLines(5);
     const result = await verifyAuditFile(await fileOf(lines));
-    assert.deepEqual(result, { ok: true, lines: 5, lastHash: JSON.parse(lines[4]!).hash });
+    assert.deepEqual(result, { ok: true, lines: 5, lastHash: JSON.parse(lines[4]!).hash, checkpoints: 0 });
   });
 
   test('an empty file verifies', async () => {
-    assert.deepEqual(await verifyAuditFile(await fileOf([], '')), { ok: true, lines: 0 });
+    assert.deepEqual(await verifyAuditFile(await fileOf([], '')), { ok: true, lines: 0, checkpoints: 0 });
   });
 
   test('one byte edited in line 3 → brokenLine 3', async () => {
@@ -129,6 +129,6 @@ describe('verifyAuditFile', () => {
   test('a large file verifies line by line across read chunks', async () => {
     const lines = chainedLines(3000);
     const result = await verifyAuditFile(await fileOf(lines));
-    assert.deepEqual(result, { ok: true, lines: 3000, lastHash: JSON.parse(lines[2999]!).hash });
+    assert.deepEqual(result, { ok: true, lines: 3000, lastHash: JSON.parse(lines[2999]!).hash, checkpoints: 0 });
   });
 });

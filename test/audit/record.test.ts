@@ -161,6 +161,23 @@ describe('buildAuditRecord', () => {
     assert.equal(record.caller?.tokenId, REDACTED_MARKER);
   });
 
+  // Found by the property test (record-writer.property.test.ts): a token glued to other
+  // base64url characters was not recognised, and a `__proto__` claim vanished from the record.
+  test('a token glued to other base64url characters is redacted too', () => {
+    const record = buildAuditRecord(
+      input({ http: { method: 'GET', path: '/x', sourceIp: '10.0.0.7', userAgent: `curl/8.5 x${JWT}` } }),
+      { claims: [] },
+    );
+    assert.equal(record.http.userAgent, `curl/8.5 x${REDACTED_MARKER}`);
+    assert.equal(looksLikeToken(`a${JWT}`), true);
+  });
+
+  test('a claim named __proto__ is recorded like any other', () => {
+    const claims = JSON.parse('{"__proto__":"x","nested":{"__proto__":{"a":1}}}') as Record<string, unknown>;
+    const record = buildAuditRecord(input({ identity: identity({ claims }) }), { claims: ['__proto__', 'nested'] });
+    assert.equal(serializeRecord(record).includes('"claims":{"__proto__":"x","nested":{"__proto__":{"a":1}}}'), true);
+  });
+
   test('looksLikeToken does not flag host names, versions or emails', () => {
     for (const value of [
       'api.example.com',

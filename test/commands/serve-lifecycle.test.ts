@@ -3,7 +3,6 @@
  * in flight finish, flushes the audit log and exits 0.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { verifyAuditFile } from '../../src/audit/verify.ts';
 import { startIssuer, type TestIssuer } from '../support/issuer.ts';
+import { serve } from '../support/serve-process.ts';
 
 let issuer: TestIssuer;
 let slow: Server;
@@ -46,32 +46,18 @@ describe('stepgate serve', () => {
         `audit: { sinks: [{ type: file, path: "${auditFile}" }] }`,
       ].join('\n'),
     );
-    const child = spawn(process.execPath, ['bin/stepgate.js', 'serve', '--config', configFile], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        const line = output.split('\n').find((l) => l.includes('stepgate listening'));
-        if (line) resolve((JSON.parse(line) as { url: string }).url);
-      });
-      child.stderr.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-      });
-      child.on('exit', () => reject(new Error(`serve exited early:\n${output}`)));
-    });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const gateway = serve(configFile);
+    const url = await gateway.listening;
 
     const token = await issuer.sign({ sub: 'deployer', scope: 'x' });
     const inFlight = fetch(`${url}/slow`, { headers: { authorization: `Bearer ${token}` } });
     await new Promise((resolve) => setTimeout(resolve, 200));
-    child.kill('SIGTERM');
+    gateway.child.kill('SIGTERM');
 
     const res = await inFlight;
     assert.equal(res.status, 200);
     assert.equal(await res.text(), 'done');
-    assert.equal(await exited, 0, output);
+    assert.equal((await gateway.exited).code, 0, gateway.output());
     await assert.rejects(fetch(`${url}/slow`), 'no longer accepting');
 
     const records = readFileSync(auditFile, 'utf8')

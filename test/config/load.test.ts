@@ -50,8 +50,8 @@ describe('config', () => {
       }),
     );
     assert.deepEqual(found, [
-      'routes[1].alow: unknown key',
-      'routes[2].allow.claimz: unknown key',
+      'routes[1].alow: unknown key (did you mean "allow"?)',
+      'routes[2].allow.claimz: unknown key (did you mean "claims"?)',
       'routes[1].target: no target named "ordres"',
       'routes[1].allow: is required unless the route is public: nothing is allowed by accident',
     ]);

@@ -9,22 +9,17 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type RunningDemo, startDemo } from '../../src/dev/demo.ts';
 import { Capture } from '../support/gateway.ts';
-import { CookieJar, freePort, loginUntilCallback } from '../support/sso.ts';
+import { demoEnv } from '../support/demo.ts';
+import { CookieJar, loginUntilCallback } from '../support/sso.ts';
 
 let dir: string;
 let demo: RunningDemo;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'stepgate-demo-'));
-  const [gateway, admin, idp, upstream] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  // Every port of the demo moves, so this passes while `npm start` runs the demo.
   demo = await startDemo({
-    env: {
-      STEPGATE_DEMO_PORT: String(gateway),
-      STEPGATE_DEMO_ADMIN_PORT: String(admin),
-      STEPGATE_DEMO_IDP_PORT: String(idp),
-      STEPGATE_DEMO_UPSTREAM_PORT: String(upstream),
-      STEPGATE_DEMO_AUDIT_FILE: join(dir, 'audit.jsonl'),
-    },
+    env: await demoEnv(dir),
     gatewayDeps: { auditStdout: new Capture(), logStream: new Capture() },
   });
 });

@@ -7,41 +7,14 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type RunningDemo, startDemo } from '../../src/dev/demo.ts';
+import { demoEnv } from '../support/demo.ts';
 import { Capture } from '../support/gateway.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** The environment that moves the whole demo onto free ports and a fresh audit file. */
-async function demoEnv(dir: string): Promise<Record<string, string>> {
-  const [gateway, admin, idp, upstream, sfn] = await Promise.all([
-    freePort(),
-    freePort(),
-    freePort(),
-    freePort(),
-    freePort(),
-  ]);
-  return {
-    STEPGATE_DEMO_SFN_PORT: String(sfn),
-    STEPGATE_DEMO_PORT: String(gateway),
-    STEPGATE_DEMO_ADMIN_PORT: String(admin),
-    STEPGATE_DEMO_IDP_PORT: String(idp),
-    STEPGATE_DEMO_UPSTREAM_PORT: String(upstream),
-    STEPGATE_DEMO_AUDIT_FILE: join(dir, 'audit.jsonl'),
-  };
-}
 
 /** Runs shell lines exactly as given; never throws on a non-zero exit. */
 function sh(lines: string[]): Promise<{ code: number; stdout: string }> {

@@ -121,6 +121,35 @@ describe('assume-role per caller', () => {
     );
   });
 
+  it('a claim that spells another caller’s fitted value gets its own SourceIdentity and tags', async () => {
+    const byEmail = await startGateway(config({ sourceIdentity: 'email', sessionTags: ['email', 'team'] }));
+    try {
+      await waitReady(byEmail);
+      const startedBy = async (claims: Record<string, unknown>) => {
+        const { res, json } = await deploy(byEmail, claims);
+        assert.equal(res.status, 202);
+        return (await sfn.finished(json<{ executionArn: string }>().executionArn)).startedBy;
+      };
+      const victim = await startedBy({ sub: 'victim', email: "o'brien@corp.com", team: "o'brien@corp.com" });
+      assert.match(victim.sourceIdentity!, /^o_brien@corp\.com\.[a-z2-7]{10,16}$/);
+      assert.match(victim.sessionTags!['email']!, /^o_brien@corp\.com\.[a-z2-7]{10,16}$/);
+      // The attacker's claims are exactly the victim's fitted values, and the shorter spelling
+      // of issue 8; both fit STS's alphabets as they are.
+      for (const spelling of [victim.sourceIdentity!, victim.sessionTags!['email']!, 'o_brien@corp.com.5ei4kdc2uq']) {
+        for (const value of [spelling, spelling.toUpperCase()]) {
+          const attacker = await startedBy({ sub: 'attacker', email: value, team: value });
+          assert.notEqual(attacker.sourceIdentity?.toLowerCase(), victim.sourceIdentity!.toLowerCase(), value);
+          assert.notEqual(attacker.sessionTags!['email'], victim.sessionTags!['email'], value);
+          assert.notEqual(attacker.sessionTags!['team'], victim.sessionTags!['team'], value);
+        }
+      }
+      // A claim that fits and does not look fitted is still kept as it is.
+      assert.equal((await startedBy({ sub: 'plain', email: 'dev@corp.com' })).sourceIdentity, 'dev@corp.com');
+    } finally {
+      await byEmail.close();
+    }
+  });
+
   it('the session also reads the caller’s executions', async () => {
     const started = await deploy(gateway, { sub: 'alice', repository: 'acme/app' });
     const t = await issuer.sign({ sub: 'alice', scope: 'deploy:start', repository: 'acme/app' });

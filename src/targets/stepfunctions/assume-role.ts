@@ -3,7 +3,8 @@
  * caller, with `SourceIdentity` and session tags taken from the verified claims, so CloudTrail
  * names the real caller and IAM conditions (`aws:SourceIdentity`, `aws:PrincipalTag/…`) can judge
  * them. Claim values are fitted to STS's alphabets and lengths; a value that had to change gets a
- * short hash of the original appended, so two callers never end up with the same identity.
+ * hash of the original appended, and a value that looks fitted is fitted again, so two callers
+ * never end up with the same identity (see `fit`).
  * Sessions are cached per caller and parameters until shortly before they expire.
  * https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html
  */
@@ -38,18 +39,34 @@ export interface AwsCredentials {
   readonly expiration: Date;
 }
 
+/** 16 base32 characters: 80 bits, beyond a search for a second claim value with the same suffix. */
+const SUFFIX_CHARS = 16;
+/** What a fitted value ends with; a verbatim value that ends like this is fitted too. */
+const FITTED_SUFFIX = new RegExp(`\\.[a-z2-7]{${SUFFIX_CHARS}}$`, 'i');
+
 function hashSuffix(original: string): string {
-  return base32(createHash('sha256').update(original).digest(), 10);
+  return base32(createHash('sha256').update(original).digest(), SUFFIX_CHARS);
 }
 
 /**
  * Fits `value` into `allowed` characters and `min`..`max` length: kept as it is when it fits,
  * otherwise each other character becomes `_` and `.<hash of the original>` is appended.
+ *
+ * A fitted value never equals a verbatim one: a value that fits but already ends like a fitted
+ * one (`o_brien@corp.com.<16 base32>`, perhaps another caller's fitted value sent as a claim) is
+ * fitted as well, so it gets a suffix of its own. Two fitted values are equal only when their
+ * originals' hashes agree in 80 bits. The suffix test ignores case, as IAM's
+ * `StringEqualsIgnoreCase` would.
  */
 function fit(value: string, allowed: RegExp, min: number, max: number, forbidden?: RegExp): string {
   const chars = [...value];
-  const fits = chars.length >= min && chars.length <= max && chars.every((c) => allowed.test(c));
-  if (fits && !forbidden?.test(value)) return value;
+  const fits =
+    chars.length >= min &&
+    chars.length <= max &&
+    chars.every((c) => allowed.test(c)) &&
+    !forbidden?.test(value) &&
+    !FITTED_SUFFIX.test(value);
+  if (fits) return value;
   const suffix = `.${hashSuffix(value)}`;
   const cleaned = chars.map((c) => (allowed.test(c) ? c : '_')).join('');
   return [...cleaned].slice(0, max - suffix.length).join('') + suffix;

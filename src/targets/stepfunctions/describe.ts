@@ -15,6 +15,7 @@ import type { Identity } from '../../identity/types.ts';
 import { compilePolicy } from '../../policy/evaluate.ts';
 import type { Decision, Subject } from '../../policy/types.ts';
 import { awsErrorCode, mapAwsError } from './aws-errors.ts';
+import { parseExactJson } from './exact-json.ts';
 import { parseExecutionArn, startedBy } from './naming.ts';
 
 const readAnyPolicies = new WeakMap<RouteConfig, (subject: Subject) => Decision>();
@@ -77,10 +78,11 @@ export function notFound(): GatewayError {
   return new GatewayError('SG_ERR_EXECUTION_NOT_FOUND', 'no execution with this ARN is visible to you');
 }
 
+/** The output as JSON with its numbers as written; as the string it is when it cannot be kept so. */
 function parseOutput(output: string | undefined): unknown {
   if (output === undefined) return undefined;
   try {
-    return JSON.parse(output);
+    return parseExactJson(output);
   } catch {
     return output;
   }

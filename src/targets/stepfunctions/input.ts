@@ -4,10 +4,11 @@
  * `{ body, caller: { issuer, sub, clientId, scopes, roles, groups, claims }, request: { id, method, path, receivedAt } }`.
  * Everything is built as values and serialized once by JSON.stringify, so claim values
  * (quotes, newlines, NUL, U+2028, lone surrogates) stay data and the input is always valid JSON.
+ * The body is parsed by `parseExactJson`: its numbers reach the execution as they were written.
  */
 import { GatewayError } from '../../errors.ts';
 import type { Identity } from '../../identity/types.ts';
-import { canonicalJson } from '../../policy/version.ts';
+import { canonicalExactJson, MAX_JSON_DEPTH, parseExactJson } from './exact-json.ts';
 
 /** Step Functions' limit for an execution input: 256 KiB of UTF-8. */
 export const MAX_INPUT_BYTES = 262_144;
@@ -24,8 +25,9 @@ function isJsonMediaType(contentType: string): boolean {
 }
 
 /**
- * The request body as a JSON value; `undefined` when there is none. Another media type is a 415,
- * a body that is not UTF-8 JSON a 400.
+ * The request body as a JSON value with its numbers kept as written (see exact-json.ts);
+ * `undefined` when there is none. Another media type is a 415; a body that is not UTF-8 JSON, or
+ * repeats a name in an object, a 400; one nested deeper than `MAX_JSON_DEPTH`, a 400 too.
  */
 export function parseJsonBody(contentType: string | undefined, body: unknown): unknown {
   if (body === undefined || body === null || (Buffer.isBuffer(body) && body.length === 0)) return undefined;
@@ -42,8 +44,9 @@ export function parseJsonBody(contentType: string | undefined, body: unknown): u
     throw new GatewayError('SG_ERR_INVALID_JSON', 'the body is not valid UTF-8', { cause: err });
   }
   try {
-    return JSON.parse(text) as unknown;
+    return parseExactJson(text);
   } catch (err) {
+    if (err instanceof GatewayError) throw err;
     throw new GatewayError('SG_ERR_INVALID_JSON', 'the body is not valid JSON', { cause: err });
   }
 }
@@ -99,20 +102,27 @@ export function buildInput(
   return input;
 }
 
+/** The body as an `Idempotency-Key` compares it: canonical, numbers exactly as written. */
+export function bodyFingerprint(body: unknown): string {
+  return canonicalExactJson(body ?? null);
+}
+
 /**
  * Whether an existing execution's input carries the same request body (for `Idempotency-Key`):
- * compared as JSON values, so key order and whitespace do not matter; the envelope's `request`
- * part (a retry has its own id and time) is not compared.
+ * compared as canonical JSON with numbers as written, so key order and whitespace do not matter
+ * but `9007199254740993` and `9007199254740992` do; the envelope's `request` part (a retry has
+ * its own id and time) is not compared.
  */
 export function sameBody(mode: InputMode, existingInput: string | undefined, body: unknown): boolean {
   if (existingInput === undefined) return false;
   let existing: unknown;
   try {
-    existing = JSON.parse(existingInput);
+    // The envelope holds the body one level down.
+    existing = parseExactJson(existingInput, MAX_JSON_DEPTH + 1);
   } catch {
     return false;
   }
-  if (mode === 'body') return canonicalJson(existing) === canonicalJson(body ?? {});
+  if (mode === 'body') return canonicalExactJson(existing) === canonicalExactJson(body ?? {});
   if (existing === null || typeof existing !== 'object' || !('body' in existing)) return false;
-  return canonicalJson((existing as { body: unknown }).body) === canonicalJson(body ?? null);
+  return canonicalExactJson((existing as { body: unknown }).body) === bodyFingerprint(body);
 }

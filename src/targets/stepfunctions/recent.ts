@@ -13,7 +13,8 @@ export interface RecentExecution {
   readonly status: string;
   readonly startDate: Date;
   readonly stopDate?: Date | undefined;
-  readonly statusUrl: string;
+  /** Where the caller reads it; absent when no route serves it. */
+  readonly statusUrl?: string | undefined;
 }
 
 const PAGE = 100;
@@ -21,7 +22,7 @@ const MAX_PAGES = 3;
 
 export async function listRecentExecutions(
   client: SFNClient,
-  target: { readonly name: string; readonly stateMachineArn: string; readonly statusBase: string },
+  target: { readonly name: string; readonly stateMachineArn: string; readonly statusBase: string | undefined },
   caller: string,
   limit: number,
 ): Promise<RecentExecution[]> {
@@ -41,7 +42,7 @@ export async function listRecentExecutions(
         status: e.status ?? 'UNKNOWN',
         startDate: e.startDate,
         stopDate: e.stopDate,
-        statusUrl: target.statusBase + e.executionArn,
+        statusUrl: target.statusBase === undefined ? undefined : target.statusBase + e.executionArn,
       });
     }
     nextToken = out.nextToken;

@@ -15,10 +15,9 @@ import {
 } from '@aws-sdk/client-sfn';
 import type { StepFunctionsTargetConfig } from '../../config/schema.ts';
 import { GatewayError } from '../../errors.ts';
-import { canonicalJson } from '../../policy/version.ts';
 import { awsErrorCode, mapAwsError } from './aws-errors.ts';
 import type { DedupeStore, StoredExecution } from './dedupe.ts';
-import { sameBody } from './input.ts';
+import { bodyFingerprint, sameBody } from './input.ts';
 
 export interface StartContext {
   readonly config: StepFunctionsTargetConfig;
@@ -115,10 +114,9 @@ export async function startAsync(ctx: StartContext): Promise<StartOutcome> {
   return { kind: 'async', executionArn, startDate: existing.startDate!, replayed: true };
 }
 
+/** Stored in Redis for a key: numbers count as written, as they do for `sameBody`. */
 function bodyHash(body: unknown): string {
-  return createHash('sha256')
-    .update(canonicalJson(body ?? null))
-    .digest('base64url');
+  return createHash('sha256').update(bodyFingerprint(body)).digest('base64url');
 }
 
 function stored(out: StartSyncExecutionCommandOutput): StoredExecution {

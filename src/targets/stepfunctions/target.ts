@@ -22,6 +22,7 @@ import { executionName, idempotencyKey } from './naming.ts';
 import { listRecentExecutions, type RecentExecution } from './recent.ts';
 import { ExecutionError, executionFailure, type StartContext, startAsync, startSync } from './start.ts';
 import { traceHeaderFor } from './trace.ts';
+import { type ExecutionsRoute, statusUrlBase } from '../../policy/execution-routes.ts';
 
 export interface StepFunctionsDeps {
   readonly metrics: GatewayMetrics;
@@ -33,27 +34,17 @@ export interface StepFunctionsDeps {
   };
   /** The configured routes: the GET route of a target gives its `statusUrl`. */
   readonly routes: readonly RouteConfig[];
+  /** The route the gateway adds to read executions of targets without a GET route. */
+  readonly executions?: ExecutionsRoute | undefined;
   readonly publicUrl?: string | undefined;
   readonly redis?: { readonly url: string; readonly keyPrefix?: string } | undefined;
   /** Tests: SDK client settings (e.g. faster retries). */
   readonly sfnClientConfig?: Parameters<typeof createClientSource>[1];
 }
 
-/**
- * Where a target's executions are read: the first GET route to it with a `/*` path, else the
- * conventional `/executions/`; absolute when `server.publicUrl` is set.
- */
-export function statusUrlBase(target: string, routes: readonly RouteConfig[], publicUrl?: string): string {
-  const route = routes.find(
-    (r) =>
-      r.target === target && r.methods.includes('GET') && (r.path.endsWith('/*') || r.path.endsWith('/:arn')),
-  );
-  const base = route ? route.path.replace(/\/(\*|:arn)$/, '/') : '/executions/';
-  return (publicUrl ? publicUrl.replace(/\/+$/, '') : '') + base;
-}
-
 export interface StepFunctionsTarget extends Target {
   readonly type: 'stepfunctions';
+  readonly stateMachineArn: string;
   /** The caller's (`<issuer>/<sub>`) recent executions, newest first; `[]` for sync targets. */
   recentExecutions(caller: string, limit: number): Promise<RecentExecution[]>;
 }
@@ -71,7 +62,8 @@ export function createStepFunctionsTarget(
           ...(deps.redis.keyPrefix ? { keyPrefix: deps.redis.keyPrefix } : {}),
         })
       : undefined;
-  const statusBase = statusUrlBase(name, deps.routes, deps.publicUrl);
+  // No route reads this target's executions: then the 202 carries no statusUrl to nowhere.
+  const statusBase = statusUrlBase(name, deps.routes, deps.executions, deps.publicUrl);
   const upstreamDuration = deps.metrics.upstreamDuration.labels({ target: name });
   const count = (result: string) => deps.metrics.executions.inc({ target: name, result });
   const timed = async <T>(call: () => Promise<T>): Promise<T> => {
@@ -157,12 +149,11 @@ export function createStepFunctionsTarget(
       if (outcome.kind === 'async') {
         target.executionArn = outcome.executionArn;
         count(outcome.replayed ? 'replayed' : 'started');
+        const started = { executionArn: outcome.executionArn, startDate: outcome.startDate.toISOString() };
+        reply.code(202).header('cache-control', 'no-store');
+        if (statusBase === undefined) return reply.send(started);
         const statusUrl = statusBase + outcome.executionArn;
-        return reply.code(202).header('location', statusUrl).header('cache-control', 'no-store').send({
-          executionArn: outcome.executionArn,
-          startDate: outcome.startDate.toISOString(),
-          statusUrl,
-        });
+        return reply.header('location', statusUrl).send({ ...started, statusUrl });
       }
       const execution = outcome.execution;
       target.executionArn = execution.executionArn;
@@ -227,6 +218,7 @@ export function createStepFunctionsTarget(
   return {
     name,
     type: 'stepfunctions',
+    stateMachineArn: config.stateMachineArn,
     async handle(request, reply) {
       switch (request.method) {
         case 'POST':

@@ -36,12 +36,12 @@ describe('fitting claims to STS', () => {
   const names: [string, RegExp][] = [
     ['alice', /^alice$/],
     ['dev@example.com', /^dev@example\.com$/],
-    ['a', /^a\.[a-z2-7]{10}$/],
-    ['aws:root', /^aws_root\.[a-z2-7]{10}$/],
-    ['AWS:x', /^AWS_x\.[a-z2-7]{10}$/],
-    ['repo:acme/app:ref:refs/heads/main', /^repo_acme_app_ref_refs_heads_main\.[a-z2-7]{10}$/],
-    ['x'.repeat(100), /^x{53}\.[a-z2-7]{10}$/],
-    ['a"b\nc\u0000d\u2028e', /^a_b_c_d_e\.[a-z2-7]{10}$/],
+    ['a', /^a\.[a-z2-7]{16}$/],
+    ['aws:root', /^aws_root\.[a-z2-7]{16}$/],
+    ['AWS:x', /^AWS_x\.[a-z2-7]{16}$/],
+    ['repo:acme/app:ref:refs/heads/main', /^repo_acme_app_ref_refs_heads_main\.[a-z2-7]{16}$/],
+    ['x'.repeat(100), /^x{47}\.[a-z2-7]{16}$/],
+    ['a"b\nc\u0000d\u2028e', /^a_b_c_d_e\.[a-z2-7]{16}$/],
   ];
   for (const [value, expected] of names) {
     it(`SourceIdentity ${JSON.stringify(value).slice(0, 40)} → ${expected}`, () => {
@@ -54,13 +54,19 @@ describe('fitting claims to STS', () => {
   it('a value that had to change never equals one that did not', () => {
     assert.notEqual(stsName('a/b'), stsName('a_b'));
     assert.notEqual(stsName('a/b'), stsName('a:b'));
+    // A verbatim value that looks fitted is fitted too, so it cannot be taken for another's.
+    for (const fitted of [stsName("o'brien@corp.com"), sessionTagValue("o'brien@corp.com")]) {
+      assert.notEqual(stsName(fitted), fitted);
+      assert.notEqual(sessionTagValue(fitted), fitted);
+      assert.notEqual(stsName(fitted.toUpperCase()).toLowerCase(), fitted);
+    }
   });
 
   it('tags keep STS’s wider alphabet (letters, spaces, : / = + - @) and its lengths', () => {
     assert.equal(sessionTagValue('acme/app'), 'acme/app');
     assert.equal(sessionTagValue('Ünïcode wörds: a=b+c@d'), 'Ünïcode wörds: a=b+c@d');
     assert.equal(sessionTagValue(''), '');
-    assert.match(sessionTagValue('a"b,c'), /^a_b_c\.[a-z2-7]{10}$/);
+    assert.match(sessionTagValue('a"b,c'), /^a_b_c\.[a-z2-7]{16}$/);
     assert.equal(sessionTagValue('v'.repeat(300)).length, 256);
     assert.equal(sessionTagKey('https://example.com/claims/team'), 'https://example.com/claims/team');
     assert.equal(sessionTagKey('k'.repeat(200)).length, 128);

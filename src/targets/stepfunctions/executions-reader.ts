@@ -1,0 +1,34 @@
+/**
+ * The target of the route the gateway adds at `/executions/{arn}` (policy/execution-routes.ts):
+ * hands the read to the Step Functions target whose state machine the ARN names, which answers
+ * only the caller who started the execution. Any other ARN gets the 404 of a missing execution.
+ */
+import { EXECUTIONS_ROUTE } from '../../policy/execution-routes.ts';
+import { GatewayError } from '../../errors.ts';
+import type { Target } from '../http.ts';
+import { executionArnFromPath, notFound } from './describe.ts';
+import { parseExecutionArn } from './naming.ts';
+import type { StepFunctionsTarget } from './target.ts';
+
+export function createExecutionsReader(targets: readonly StepFunctionsTarget[]): Target {
+  return {
+    name: EXECUTIONS_ROUTE,
+    type: 'stepfunctions',
+    async handle(request, reply) {
+      const state = request.stepgate;
+      const match = state.match;
+      if (!match || !state.path) throw new GatewayError('SG_ERR_INTERNAL');
+      const arn = executionArnFromPath(match.route, state.path, match.params);
+      const parsed = arn === undefined ? undefined : parseExecutionArn(arn);
+      const target = parsed && targets.find((t) => t.stateMachineArn === parsed.stateMachineArn);
+      if (target) return target.handle(request, reply);
+      state.target = {
+        name: EXECUTIONS_ROUTE,
+        type: 'stepfunctions',
+        ...(arn ? { executionArn: arn } : {}),
+        error: parsed ? 'other_state_machine' : 'malformed',
+      };
+      throw notFound();
+    },
+  };
+}
