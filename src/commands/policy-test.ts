@@ -37,6 +37,7 @@ const REASONS = {
   login_failed: true,
   session_store_unavailable: true,
   not_found: true,
+  untrusted_peer: true,
   internal_error: true,
 } as const satisfies Record<Reason, true>;
 

@@ -16,6 +16,8 @@ export interface RunningGateway {
   readonly app: FastifyInstance;
   readonly url: string;
   readonly adminUrl: string;
+  /** The decision listener's URL, when `decision` is configured. */
+  readonly decisionUrl: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -23,8 +25,13 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
   const app = await buildGateway(config, deps);
   const url = await app.listen({ host: config.server.host, port: config.server.port });
   let adminUrl: string;
+  let decisionUrl: string | undefined;
   try {
     adminUrl = await app.stepgate.admin.listen({ host: config.admin.host, port: config.admin.port });
+    const { decision } = app.stepgate;
+    if (decision && config.decision) {
+      decisionUrl = await decision.listen({ host: config.decision.host, port: config.decision.port });
+    }
   } catch (err) {
     await app.close();
     throw err;
@@ -34,10 +41,14 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
     app,
     url,
     adminUrl,
+    decisionUrl,
     stop() {
       stopping ??= (async () => {
         // In-flight requests get the grace period; then their sockets are closed.
-        const timer = setTimeout(() => app.server.closeAllConnections(), config.server.shutdownGraceMs);
+        const timer = setTimeout(() => {
+          app.server.closeAllConnections();
+          app.stepgate.decision?.server.closeAllConnections();
+        }, config.server.shutdownGraceMs);
         timer.unref();
         try {
           await app.close();
@@ -97,7 +108,8 @@ function watchConfigFile(file: string, onChange: () => void): FSWatcher | undefi
 
 export async function serve(config: Config, configFile?: string): Promise<void> {
   const gateway = await startGateway(config);
-  gateway.app.log.info({ url: gateway.url, adminUrl: gateway.adminUrl }, 'stepgate listening');
+  const { url, adminUrl, decisionUrl } = gateway;
+  gateway.app.log.info({ url, adminUrl, ...(decisionUrl ? { decisionUrl } : {}) }, 'stepgate listening');
   let watcher: FSWatcher | undefined;
   if (configFile !== undefined) {
     const file = resolve(configFile);

@@ -4,6 +4,7 @@
  */
 import { isIP } from 'node:net';
 import type { ConfigProblem } from '../errors.ts';
+import { decisionProblems } from './decision-check.ts';
 import type { Config, ConditionSetConfig, RouteConfig, StepFunctionsTargetConfig } from './schema.ts';
 
 const SEGMENT = /^(?:[A-Za-z0-9._~!$&'()+,=@-]+|:[A-Za-z_][A-Za-z0-9_]*)$/;
@@ -83,6 +84,8 @@ export function crossCheck(config: Config): ConfigProblem[] {
         problems.push({ path: `server.trustProxy[${i}]`, message: 'must be an IP address or CIDR' });
     });
   }
+
+  if (config.decision) problems.push(...decisionProblems(config.decision));
 
   for (const [name, target] of Object.entries(config.targets)) {
     if (target.type === 'stepfunctions') problems.push(...stepFunctionsTargetProblems(name, target));
