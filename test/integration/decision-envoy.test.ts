@@ -19,9 +19,9 @@ const PUBLIC_URL = 'https://app.example.com';
 before(async () => {
   issuer = await startIssuer();
   upstream = await startEchoUpstream();
-  gateway = await startGateway(
-    decisionTestConfig({ issuer: issuer.issuer, jwksUri: issuer.jwksUri, upstreamUrl: upstream.url, publicUrl: PUBLIC_URL }),
-  );
+  const { issuer: iss, jwksUri } = issuer;
+  const upstreamUrl = upstream.url;
+  gateway = await startGateway(decisionTestConfig({ issuer: iss, jwksUri, upstreamUrl, publicUrl: PUBLIC_URL }));
   await waitReady(gateway);
 });
 

@@ -86,7 +86,8 @@ export async function startEnvoyStandIn(options: {
         for (const name of options.upstreamHeaders) {
           if (answer.headers[name] !== undefined) upstreamHeaders[name] = answer.headers[name];
         }
-        const upstream = await rawRequest(options.upstreamUrl, { method: req.method!, path: req.url!, headers: upstreamHeaders });
+        const forward = { method: req.method!, path: req.url!, headers: upstreamHeaders };
+        const upstream = await rawRequest(options.upstreamUrl, forward);
         res.writeHead(upstream.status, upstream.headers).end(upstream.body);
       })
       .catch(() => res.writeHead(403).end());
