@@ -24,3 +24,13 @@ export function redisUrl(t: TestContext): string | undefined {
 export function chromiumPath(t: TestContext): string | undefined {
   return requireService(t, 'STEPGATE_TEST_CHROMIUM', 'Chromium');
 }
+
+/** nginx with auth_request, for the decision-mode tests, or skips the test (outside CI). */
+export function nginxPath(t: TestContext): string | undefined {
+  return requireService(t, 'STEPGATE_TEST_NGINX', 'nginx');
+}
+
+/** A Traefik binary built from its Go module, for the decision-mode tests, or skips the test (outside CI). */
+export function traefikPath(t: TestContext): string | undefined {
+  return requireService(t, 'STEPGATE_TEST_TRAEFIK', 'Traefik');
+}
