@@ -197,7 +197,7 @@ describe('export envoy-gateway', () => {
     assert.deepEqual(spec['jwt'].providers.map((p: { name: string }) => p.name), ['keycloak', 'github']);
     assert.equal(spec['jwt'].optional, true, 'a public route on the target needs no token');
     assert.equal(spec['authorization'].defaultAction, 'Deny');
-    const rules = spec['authorization'].rules as { name: string; operation; principal? }[];
+    const rules = spec['authorization'].rules as { name: string; operation: Json; principal?: Json }[];
     const read = rules.find((r) => r.name === 'orders-read-0')!;
     assert.deepEqual(read.operation.path, { type: 'RegularExpression', value: '/api/orders(/.*)?' });
     assert.deepEqual(read.principal.jwt, { provider: 'keycloak', scopes: ['orders:read'] });
