@@ -25,7 +25,14 @@ export interface RawResponse {
 /** One HTTP/1.1 request exactly as given: method, request target and headers are not rewritten. */
 export function rawRequest(
   baseUrl: string,
-  options: { method: string; path: string; headers?: OutgoingHttpHeaders; localAddress?: string; body?: Buffer },
+  options: {
+    method: string;
+    path: string;
+    /** An object, or raw name/value pairs (to send a header twice). */
+    headers?: OutgoingHttpHeaders | string[];
+    localAddress?: string;
+    body?: Buffer;
+  },
 ): Promise<RawResponse> {
   const url = new URL(baseUrl);
   return new Promise((resolve, reject) => {
@@ -36,7 +43,9 @@ export function rawRequest(
         method: options.method,
         path: options.path,
         setHost: false,
-        headers: { host: url.host, ...options.headers },
+        headers: Array.isArray(options.headers)
+          ? ['host', url.host, ...options.headers]
+          : { host: url.host, ...options.headers },
         ...(options.localAddress ? { localAddress: options.localAddress } : {}),
         agent: false,
       },

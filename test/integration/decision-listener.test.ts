@@ -163,3 +163,43 @@ describe('who may ask', () => {
     assert.match(metrics, /stepgate_requests_total\{route="\(none\)",decision="deny",reason="untrusted_peer",status="403"\} 1/);
   });
 });
+
+describe('a check that does not name the original request', () => {
+  const nginxCheck = (headers: Record<string, string> | string[]) =>
+    rawRequest(gateway.decisionUrl!, { method: 'GET', path: '/nginx', headers });
+
+  it('is a 400 when nginx sends no X-Original-URI, or names it twice', async () => {
+    const missing = await nginxCheck({ 'x-original-method': 'GET' });
+    assert.equal(missing.status, 400);
+    assert.equal(JSON.parse(missing.body).code, 'SG_ERR_DECISION_REQUEST');
+    const twice = await nginxCheck([
+      'x-original-method', 'GET', 'x-original-uri', '/api/orders/1', 'x-original-uri', '/public/status',
+    ]);
+    assert.equal(twice.status, 400);
+    assert.match(JSON.parse(twice.body).detail, /more than one x-original-uri/);
+    assert.equal((await gateway.auditFor(requestId(twice.headers))).mode, 'decision');
+  });
+
+  it('is a 400 for a method gateway mode would refuse (lowercase, unknown, CONNECT)', async () => {
+    for (const method of ['get', 'FOO', 'CONNECT']) {
+      const answer = await nginxCheck({ 'x-original-method': method, 'x-original-uri': '/public/status' });
+      assert.equal(answer.status, 400, method);
+    }
+  });
+
+  it('is a 404 on a path no protocol serves', async () => {
+    const answer = await rawRequest(gateway.decisionUrl!, { method: 'GET', path: '/api/orders/1' });
+    assert.equal(answer.status, 404);
+  });
+
+  it('takes Traefik\'s X-Forwarded-Method and -Uri', async () => {
+    const answer = await rawRequest(gateway.decisionUrl!, {
+      method: 'GET',
+      path: '/traefik',
+      headers: { 'x-forwarded-method': 'HEAD', 'x-forwarded-uri': '/public/status', 'x-forwarded-host': 'app.example.com' },
+    });
+    assert.equal(answer.status, 200);
+    const record = await gateway.auditFor(requestId(answer.headers));
+    assert.deepEqual([record.http.method, record.http.path, record.reason], ['HEAD', '/public/status', 'public']);
+  });
+});
