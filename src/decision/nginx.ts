@@ -10,20 +10,11 @@
  * stays a 5xx: nginx answers 500 and refuses, as it should when stepgate cannot judge.
  */
 import type { DecisionConfig } from '../config/schema.ts';
-import { checkedMethod, checkedTarget, type DecisionProtocol, singleHeader } from './protocol.ts';
+import { type DecisionProtocol, headerProtocol } from './protocol.ts';
 
 export function nginxProtocol(config: NonNullable<DecisionConfig['nginx']>): DecisionProtocol {
-  return {
-    name: 'nginx',
-    upstreamHeaders: config.upstreamHeaders,
-    handles: (path) => path === config.path,
-    original: (check) => ({
-      method: checkedMethod(singleHeader(check, 'x-original-method')),
-      target: checkedTarget(singleHeader(check, 'x-original-uri')),
-    }),
-    refusalStatus(status) {
-      if (status === 401 || status === 403 || status >= 500) return status;
-      return status >= 300 && status < 400 ? 401 : 403;
-    },
-  };
+  return headerProtocol('nginx', config, { method: 'x-original-method', uri: 'x-original-uri' }, (status) => {
+    if (status === 401 || status === 403 || status >= 500) return status;
+    return status >= 300 && status < 400 ? 401 : 403;
+  });
 }

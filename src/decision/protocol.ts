@@ -78,3 +78,22 @@ export function pathOf(url: string): string {
   const query = url.indexOf('?');
   return query < 0 ? url : url.slice(0, query);
 }
+
+/** A protocol whose check is sent to one `path` and names the original method and URI in headers. */
+export function headerProtocol(
+  name: ProtocolName,
+  config: { readonly path: string; readonly upstreamHeaders: readonly DecisionHeader[] },
+  headers: { readonly method: string; readonly uri: string },
+  refusalStatus: (status: number) => number = (status) => status,
+): DecisionProtocol {
+  return {
+    name,
+    upstreamHeaders: config.upstreamHeaders,
+    handles: (path) => path === config.path,
+    original: (check) => ({
+      method: checkedMethod(singleHeader(check, headers.method)),
+      target: checkedTarget(singleHeader(check, headers.uri)),
+    }),
+    refusalStatus,
+  };
+}

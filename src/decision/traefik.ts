@@ -9,17 +9,9 @@
  * from the decision listener are absolute.
  */
 import type { DecisionConfig } from '../config/schema.ts';
-import { checkedMethod, checkedTarget, type DecisionProtocol, singleHeader } from './protocol.ts';
+import { type DecisionProtocol, headerProtocol } from './protocol.ts';
 
+/** Traefik passes every refusal on as it is. */
 export function traefikProtocol(config: NonNullable<DecisionConfig['traefik']>): DecisionProtocol {
-  return {
-    name: 'traefik',
-    upstreamHeaders: config.upstreamHeaders,
-    handles: (path) => path === config.path,
-    original: (check) => ({
-      method: checkedMethod(singleHeader(check, 'x-forwarded-method')),
-      target: checkedTarget(singleHeader(check, 'x-forwarded-uri')),
-    }),
-    refusalStatus: (status) => status,
-  };
+  return headerProtocol('traefik', config, { method: 'x-forwarded-method', uri: 'x-forwarded-uri' });
 }
