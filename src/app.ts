@@ -2,13 +2,14 @@
  * `buildGateway(config)`: the public app and its admin app, wired in the order a request
  * travels — normalize → route → authenticate → authorize → forward → audit → metrics.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { BlockList, isIPv4, type Socket } from 'node:net';
-import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
 import { Agent } from 'undici';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type AuditLog, createAuditLog } from './audit/audit-log.ts';
+import { createPeerMatcher } from './config/peers.ts';
+import { buildDecisionApp } from './decision-app.ts';
+import { createHttpApp } from './http-app.ts';
 import type { Config } from './config/schema.ts';
 import { ConfigError } from './errors.ts';
 import { restartOnlyChanges } from './config/reload-check.ts';
@@ -16,12 +17,10 @@ import { createBrowserSso } from './identity/sessions/index.ts';
 import { type BearerVerifier, createBearerVerifier } from './identity/verify-bearer.ts';
 import { createMetrics, type GatewayMetrics } from './metrics/metrics.ts';
 import { type CompiledRouting, compileRouting } from './policy/routing.ts';
-import auditPlugin, { createAccounting } from './plugins/audit.ts';
-import authenticate from './plugins/authenticate.ts';
-import authorize from './plugins/authorize.ts';
-import rateLimit from './plugins/rate-limit.ts';
-import errors, { createClientErrorHandler } from './plugins/errors.ts';
-import requestContext, { createPathNormalizer } from './plugins/request-context.ts';
+import { type AuditPluginOptions, createAccounting } from './plugins/audit.ts';
+import { createClientErrorHandler } from './plugins/errors.ts';
+import { type PipelineOptions, registerPipeline } from './plugins/pipeline.ts';
+import { createPathNormalizer } from './plugins/request-context.ts';
 import { createRateLimiterFor, type RateLimiter } from './ratelimit/limiter.ts';
 import { buildAdminApp } from './routes/admin.ts';
 import forwardRoutes from './routes/forward.ts';
@@ -42,6 +41,8 @@ export interface GatewayDeps {
 
 export interface GatewayParts {
   readonly admin: FastifyInstance;
+  /** The decision listener's app, when `decision` is configured (not yet listening). */
+  decision?: FastifyInstance;
   readonly audit: AuditLog;
   /** The live bearer verifier (replaced by a reload that changes `issuers`). */
   readonly verifier: BearerVerifier;
@@ -73,24 +74,6 @@ declare module 'fastify' {
   }
 }
 
-function createTrustedPeers(
-  trustProxy: Config['server']['trustProxy'],
-): (address: string | undefined) => boolean {
-  if (!trustProxy) return () => false;
-  const list = new BlockList();
-  for (const entry of trustProxy) {
-    const [address, bits] = entry.split('/') as [string, string | undefined];
-    const type = isIPv4(address) ? 'ipv4' : 'ipv6';
-    if (bits === undefined) list.addAddress(address, type);
-    else list.addSubnet(address, Number(bits), type);
-  }
-  return (address) => {
-    if (!address) return false;
-    const mapped = address.startsWith('::ffff:') ? address.slice(7) : address;
-    return list.check(mapped, isIPv4(mapped) ? 'ipv4' : 'ipv6');
-  };
-}
-
 /** The authorities (host[:port]) an absolute-form request target may name: only our own. */
 function ourAuthorities(config: Config): Set<string> {
   const out = new Set<string>();
@@ -116,7 +99,7 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     });
   const publicUrl = config.server.publicUrl ?? `http://${config.server.host}:${config.server.port}`;
   const signer = await createAssertionSigner(publicUrl);
-  const isTrustedPeer = createTrustedPeers(config.server.trustProxy);
+  const isTrustedPeer = createPeerMatcher(config.server.trustProxy);
   const normalizer = createPathNormalizer(ourAuthorities(config));
   // One pool of upstream connections for every HTTP target, kept across reloads. undici checks
   // upstream certificates by default; it is said here so that no option ever turns it off.
@@ -240,7 +223,7 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
   };
 
   const { server } = config;
-  const auditOptions = {
+  const auditOptions: AuditPluginOptions = {
     audit,
     auditConfig: (request?: FastifyRequest) => liveFor(request).config.audit,
     metrics,
@@ -249,52 +232,13 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
   const accounting = createAccounting(auditOptions);
   const refuseClientRequest = createClientErrorHandler((err, socket) => accounting.clientError(err, socket));
 
-  const app = Fastify({
-    logger: {
-      level: config.logging.level,
-      ...(deps.logStream ? { stream: deps.logStream } : {}),
-      // Belt and braces: request logging is off, but nothing that carries a credential is logged.
-      redact: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie'],
-    },
-    // pino's default request log writes the raw URL, which may carry a token in its query.
-    logController: new LogController({ disableRequestLogging: true }),
-    genReqId: () => randomUUID(),
-    requestIdHeader: false,
-    trustProxy: server.trustProxy === false ? false : [...server.trustProxy],
-    bodyLimit: server.bodyLimitBytes,
-    requestTimeout: server.requestTimeoutMs,
-    keepAliveTimeout: server.keepAliveTimeoutMs,
-    return503OnClosing: true,
-    forceCloseConnections: 'idle',
-    routerOptions: { maxParamLength: 8192, ignoreTrailingSlash: false, caseSensitive: true },
+  const app = createHttpApp({
+    server,
+    logLevel: config.logging.level,
+    logStream: deps.logStream,
+    trustProxy: server.trustProxy,
     rewriteUrl: (req) => normalizer.rewriteUrl(req),
-    serverFactory: (handler) => {
-      const httpServer = createServer(
-        {
-          maxHeaderSize: server.maxHeaderBytes,
-          headersTimeout: Math.min(server.headersTimeoutMs, server.requestTimeoutMs),
-          requestTimeout: server.requestTimeoutMs,
-          // Node checks the time-outs above only this often (30 s by default).
-          connectionsCheckingInterval: Math.min(1000, server.requestTimeoutMs),
-          keepAliveTimeout: server.keepAliveTimeoutMs,
-          requireHostHeader: true,
-        },
-        handler as (req: IncomingMessage, res: ServerResponse) => void,
-      );
-      // Node hands CONNECT to a 'connect' listener, never to Fastify; without one it drops the
-      // socket unanswered and unaudited. stepgate is no forward proxy: refuse it like a bad request.
-      httpServer.on('connect', (_req: IncomingMessage, socket: Socket) => {
-        // Node hands the socket over without its own error handling: a reset must not crash us.
-        socket.on('error', () => socket.destroy());
-        refuseClientRequest(Object.assign(new Error('CONNECT is not supported'), { code: 'SG_CONNECT' }), socket);
-      });
-      // Node answers an Expect other than 100-continue with a bare 417 that no hook sees, so the
-      // request would go unaudited. It is served like any other; the expectation is not
-      // forwarded (RFC 9110 §10.1.1 lets a server ignore it).
-      httpServer.on('checkExpectation', handler as (req: IncomingMessage, res: ServerResponse) => void);
-      return httpServer;
-    },
-    clientErrorHandler: refuseClientRequest,
+    refuseClientRequest,
   });
 
   const admin = buildAdminApp({ metrics, verifier: () => live.verifier, audit });
@@ -317,17 +261,16 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
-  await app.register(errors);
-  await app.register(requestContext, {
+  const pipeline: PipelineOptions = {
     normalizer,
     routing: (request) => liveFor(request).routing,
-    watch: (request, reply) => accounting.watch(request, reply),
-  });
-  await app.register(authenticate, { verifier: (request) => liveFor(request).verifier, sso });
-  await app.register(authorize, { routing: (request) => liveFor(request).routing, audit });
-  // Always registered: a reload may add a limit. A route without one is never counted.
-  await app.register(rateLimit, { limiter: (request) => liveFor(request).limiter });
-  await app.register(auditPlugin, { accounting });
+    audit,
+    accounting,
+    verifier: (request) => liveFor(request).verifier,
+    sso,
+    limiter: (request) => liveFor(request).limiter,
+  };
+  await registerPipeline(app, pipeline);
   await app.register(wellKnownRoutes, { signer });
   if (sso && config.sso) {
     const { sessionTtlSeconds, sessionIdleSeconds } = config.sso;
@@ -342,9 +285,21 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     });
   }
   await app.register(forwardRoutes, { targets: (request) => liveFor(request).targets });
+  // Decision mode: the same pipeline on its own listener, answering instead of forwarding.
+  const decision = config.decision
+    ? await buildDecisionApp(config, config.decision, {
+        pipeline,
+        audit: auditOptions,
+        signer,
+        targets: (request) => liveFor(request).targets,
+        logStream: deps.logStream,
+      })
+    : undefined;
+  if (decision) parts.decision = decision;
 
   app.addHook('onClose', async () => {
     await admin.close();
+    await decision?.close();
     await reloading;
     await Promise.all([...retiring].map((close) => close()));
     live.verifier.close();

@@ -1,11 +1,12 @@
 /**
- * `stepgate serve | check | explain | policy test | audit verify | demo`: parses argv and hands
+ * `stepgate serve | check | explain | policy test | audit verify | export | demo`: parses argv and hands
  * over to src/commands; nothing else lives here. Exit codes: 0 ok, 1 a check failed (deny,
  * mismatch, broken chain), 2 usage, an unusable input or an invalid config.
  */
 import { parseArgs } from 'node:util';
 import { auditVerify } from './commands/audit-verify.ts';
 import { explain } from './commands/explain.ts';
+import { EXPORT_FORMATS, type ExportFormat, exportPolicies } from './commands/export.ts';
 import { InputError } from './commands/input-error.ts';
 import { policyTest } from './commands/policy-test.ts';
 import { loadConfigFile } from './config/load.ts';
@@ -17,6 +18,7 @@ const USAGE = `usage:
   stepgate explain [--config FILE] --method M --path P [--claims FILE.json | --token JWT] [--issuer NAME]
   stepgate policy test FILE [--config FILE]
   stepgate audit verify FILE [--key PUBLIC_KEY_FILE]
+  stepgate export istio|envoy-gateway [--config FILE] [--strict]
   stepgate demo
 
 --config defaults to $STEPGATE_CONFIG, else config/gateway.yaml.
@@ -104,6 +106,13 @@ async function run(command: string | undefined, rest: string[]): Promise<number>
       const { values, positionals } = parse(rest.slice(1), { key: { type: 'string' } });
       if (positionals.length !== 1) throw new UsageError('audit verify needs one FILE');
       return await auditVerify(positionals[0]!, values.key);
+    }
+    case 'export': {
+      const [format, ...args] = rest;
+      if (!EXPORT_FORMATS.includes(format as ExportFormat)) throw new UsageError('export needs istio or envoy-gateway');
+      const strict = args.includes('--strict');
+      const { values } = options(args.filter((arg) => arg !== '--strict'));
+      return exportPolicies(format as ExportFormat, values.config ?? defaultConfigPath(), strict);
     }
     case 'demo': {
       options(rest);

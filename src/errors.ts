@@ -27,6 +27,7 @@ export type Reason =
   | 'session_store_unavailable'
   | 'not_found'
   | 'client_aborted'
+  | 'untrusted_peer'
   | 'internal_error';
 
 interface CatalogEntry {
@@ -105,6 +106,17 @@ export const ERRORS = {
   SG_ERR_AWS_REFUSED: { status: 502, reason: 'upstream_error', title: 'AWS refused the request' },
   SG_ERR_AWS_UNAVAILABLE: { status: 502, reason: 'upstream_error', title: 'AWS unavailable' },
   SG_ERR_AUDIT_UNAVAILABLE: { status: 503, reason: 'audit_unavailable', title: 'Audit log unavailable' },
+  SG_ERR_UNTRUSTED_PEER: {
+    status: 403,
+    reason: 'untrusted_peer',
+    title: 'Only a trusted proxy may ask for a decision',
+  },
+  SG_ERR_DECISION_REQUEST: { status: 400, reason: 'bad_request', title: 'Decision request incomplete' },
+  SG_ERR_DECISION_TARGET: {
+    status: 403,
+    reason: 'policy_denied',
+    title: 'Route not judged in decision mode',
+  },
   SG_ERR_INTERNAL: { status: 500, reason: 'internal_error', title: 'Internal error' },
 } as const satisfies Record<string, CatalogEntry>;
 

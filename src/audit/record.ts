@@ -62,6 +62,8 @@ export interface AuditRecord {
    * of the outcome follows, with the same requestId, once the request is answered.
    */
   readonly phase?: 'intent';
+  /** Only on a record of the decision listener: a proxy asked, stepgate forwarded nothing. */
+  readonly mode?: 'decision';
   readonly decision: 'allow' | 'deny';
   readonly reason: Reason;
   /** The condition that failed, for a denied request. */
@@ -86,6 +88,7 @@ export interface AuditInput {
   readonly time?: Date;
   readonly requestId: string;
   readonly phase?: 'intent';
+  readonly mode?: 'decision';
   readonly decision: 'allow' | 'deny';
   readonly reason: Reason;
   readonly failed?: string;
@@ -121,6 +124,7 @@ export function buildAuditRecord(input: AuditInput, options: BuildAuditRecordOpt
     time: (input.time ?? new Date()).toISOString(),
     requestId: text(input.requestId),
     ...(input.phase === 'intent' ? { phase: 'intent' } : {}),
+    ...(input.mode === 'decision' ? { mode: 'decision' } : {}),
     decision: input.decision === 'allow' ? 'allow' : 'deny',
     reason: input.reason,
   };

@@ -38,6 +38,7 @@ const REASONS = {
   session_store_unavailable: true,
   not_found: true,
   client_aborted: true,
+  untrusted_peer: true,
   internal_error: true,
 } as const satisfies Record<Reason, true>;
 

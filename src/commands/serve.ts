@@ -20,6 +20,8 @@ export interface RunningGateway {
   readonly app: FastifyInstance;
   readonly url: string;
   readonly adminUrl: string;
+  /** The decision listener's URL, when `decision` is configured. */
+  readonly decisionUrl: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -31,7 +33,7 @@ const LISTEN_ERRORS: Readonly<Record<string, string>> = {
 };
 
 /** Listens, or throws an `InputError` of one line naming the config key (`server.port`). */
-async function listenOn(app: FastifyInstance, key: 'server' | 'admin', host: string, port: number) {
+async function listenOn(app: FastifyInstance, key: 'server' | 'admin' | 'decision', host: string, port: number) {
   try {
     return await app.listen({ host, port });
   } catch (err) {
@@ -46,9 +48,14 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
   const app = await buildGateway(config, deps);
   let url: string;
   let adminUrl: string;
+  let decisionUrl: string | undefined;
   try {
     url = await listenOn(app, 'server', config.server.host, config.server.port);
     adminUrl = await listenOn(app.stepgate.admin, 'admin', config.admin.host, config.admin.port);
+    const { decision } = app.stepgate;
+    if (decision && config.decision) {
+      decisionUrl = await listenOn(decision, 'decision', config.decision.host, config.decision.port);
+    }
   } catch (err) {
     await app.close();
     throw err;
@@ -58,15 +65,22 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
     app,
     url,
     adminUrl,
+    decisionUrl,
     stop() {
       stopping ??= (async () => {
         // In-flight requests get the grace period; then their sockets are closed.
-        const timer = setTimeout(() => app.server.closeAllConnections(), config.server.shutdownGraceMs);
+        const timer = setTimeout(() => {
+          app.server.closeAllConnections();
+          app.stepgate.decision?.server.closeAllConnections();
+        }, config.server.shutdownGraceMs);
         timer.unref();
         // Node closes the connections idle when closing starts, not those that become idle once
         // their request is answered: a keep-alive client would hold the server open for the
         // whole grace period. Close each as soon as it is idle.
-        const sweep = setInterval(() => app.server.closeIdleConnections(), IDLE_SWEEP_MS);
+        const sweep = setInterval(() => {
+          app.server.closeIdleConnections();
+          app.stepgate.decision?.server.closeIdleConnections();
+        }, IDLE_SWEEP_MS);
         sweep.unref();
         try {
           await app.close();
@@ -127,7 +141,8 @@ function watchConfigFile(file: string, onChange: () => void): FSWatcher | undefi
 
 export async function serve(config: Config, configFile?: string): Promise<void> {
   const gateway = await startGateway(config);
-  gateway.app.log.info({ url: gateway.url, adminUrl: gateway.adminUrl }, 'stepgate listening');
+  const { url, adminUrl, decisionUrl } = gateway;
+  gateway.app.log.info({ url, adminUrl, ...(decisionUrl ? { decisionUrl } : {}) }, 'stepgate listening');
   let watcher: FSWatcher | undefined;
   if (configFile !== undefined) {
     const file = resolve(configFile);

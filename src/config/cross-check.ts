@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import type { ConfigProblem } from '../errors.ts';
 import { loadCheckpointKey } from './checkpoint-key.ts';
+import { decisionProblems } from './decision-check.ts';
 import type {
   AuditConfig,
   Config,
@@ -90,6 +91,8 @@ export function crossCheck(config: Config): ConfigProblem[] {
         problems.push({ path: `server.trustProxy[${i}]`, message: 'must be an IP address or CIDR' });
     });
   }
+
+  if (config.decision) problems.push(...decisionProblems(config.decision));
 
   for (const [name, target] of Object.entries(config.targets)) {
     if (target.type === 'stepfunctions') problems.push(...stepFunctionsTargetProblems(name, target));

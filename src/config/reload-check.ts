@@ -7,7 +7,7 @@ import type { ConfigProblem } from '../errors.ts';
 import type { Config } from './schema.ts';
 
 /** Sections that are wired once at start (listeners, audit sinks, SSO, Redis, logger). */
-const FIXED_SECTIONS = ['server', 'admin', 'audit', 'sso', 'redis', 'logging'] as const;
+const FIXED_SECTIONS = ['server', 'admin', 'decision', 'audit', 'sso', 'redis', 'logging'] as const;
 
 /** The keys a reload may not change, each named (`server.port`); `audit.claims` may change. */
 export function restartOnlyChanges(current: Config, next: Config): ConfigProblem[] {

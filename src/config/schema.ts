@@ -216,11 +216,49 @@ const audit = z
   })
   .prefault({});
 
+/** Identity headers a decision answer may carry (DESIGN.md "Request path" → HTTP targets). */
+export const DECISION_HEADERS = [
+  'x-stepgate-subject',
+  'x-stepgate-issuer',
+  'x-stepgate-client',
+  'x-stepgate-scopes',
+  'x-stepgate-groups',
+  'x-stepgate-email',
+  'x-stepgate-assertion',
+] as const;
+
+/** A path on the decision listener: "/" then letters, digits, ".", "_", "~", "-" or "/"; no trailing "/". */
+const decisionPath = z
+  .string()
+  .regex(/^\/[A-Za-z0-9._~/-]*[A-Za-z0-9._~-]$/, 'must be a path such as "/envoy" (no trailing "/")');
+
+/** Which identity headers an allow answer carries (default: all of them). */
+const upstreamHeaders = z.array(z.enum(DECISION_HEADERS)).min(1).default([...DECISION_HEADERS]);
+
+/**
+ * Decision mode (DESIGN.md "Decision mode"): a listener that answers "may this request pass?"
+ * for Envoy `ext_authz` (and Istio's `envoyExtAuthzHttp`), nginx `auth_request` and Traefik
+ * `forwardAuth`, and never forwards.
+ */
+const decision = z.strictObject({
+  host: z.string().default('127.0.0.1'),
+  port: port.default(8081),
+  /** Only these peers may name the original method, host and URI (IP addresses or CIDRs). */
+  trustedPeers: z.array(z.string().min(1)).min(1, 'must name at least one proxy address or CIDR'),
+  /** Envoy HTTP ext_authz: the original path arrives under `pathPrefix` (HttpService.path_prefix). */
+  envoy: z.strictObject({ pathPrefix: decisionPath.default('/envoy'), upstreamHeaders }).optional(),
+  /** nginx auth_request: `X-Original-Method` and `X-Original-URI` on requests to `path`. */
+  nginx: z.strictObject({ path: decisionPath.default('/nginx'), upstreamHeaders }).optional(),
+  /** Traefik forwardAuth: `X-Forwarded-Method`, `-Uri`, `-Host`, `-Proto` on requests to `path`. */
+  traefik: z.strictObject({ path: decisionPath.default('/traefik'), upstreamHeaders }).optional(),
+});
+
 export const configSchema = z.strictObject({
   server,
   admin,
   issuers: z.array(issuer).default([]),
   sso: sso.optional(),
+  decision: decision.optional(),
   redis: z
     .strictObject({
       url: url,
@@ -250,4 +288,6 @@ export type AuditConfig = Config['audit'];
 export type AuditSinkConfig = AuditConfig['sinks'][number];
 export type CheckpointsConfig = NonNullable<AuditConfig['checkpoints']>;
 export type ServerConfig = Config['server'];
+export type DecisionConfig = NonNullable<Config['decision']>;
+export type DecisionHeader = (typeof DECISION_HEADERS)[number];
 export type HttpMethod = (typeof HTTP_METHODS)[number];

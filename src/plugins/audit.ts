@@ -28,6 +28,8 @@ export interface AuditPluginOptions {
   metrics: GatewayMetrics;
   /** The request's routing (pinned to it); without a request, the live one. */
   routing: (request?: FastifyRequest) => CompiledRouting;
+  /** `decision` on the decision listener: every record says a proxy asked (`"mode":"decision"`). */
+  mode?: 'decision' | undefined;
 }
 
 /** The label for requests that matched no route; route names cannot contain spaces. */
@@ -90,7 +92,8 @@ export function createAccounting(options: AuditPluginOptions): Accounting {
     const { decision, reason } = input;
     options.metrics.requests.inc({ route, decision, reason, status: String(input.status) });
     options.metrics.requestDuration.observe({ route }, input.durationMs / 1000);
-    options.audit.write(buildAuditRecord(input, { claims: options.auditConfig(request).claims })).catch(() => {
+    const withMode = options.mode ? { ...input, mode: options.mode } : input;
+    options.audit.write(buildAuditRecord(withMode, { claims: options.auditConfig(request).claims })).catch(() => {
       // The audit log counts and reports its own failures; failClosed refuses the next request.
     });
   };

@@ -35,6 +35,8 @@ export interface TestGateway {
   readonly app: FastifyInstance;
   readonly url: string;
   readonly adminUrl: string;
+  /** The decision listener (on 127.0.0.1, port 0), when the config has `decision`. */
+  readonly decisionUrl: string | undefined;
   readonly audit: Capture;
   readonly logs: Capture;
   /** Audit records written so far (waits for the audit log to flush). */
@@ -69,11 +71,13 @@ export async function startGateway(
   // Port 0 unless the document names one (SSO tests need the port before the IdP starts).
   const url = await app.listen({ host: '127.0.0.1', port: config.server.port });
   const adminUrl = await app.stepgate.admin.listen({ host: '127.0.0.1', port: 0 });
+  const decisionUrl = await app.stepgate.decision?.listen({ host: '127.0.0.1', port: 0 });
   const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
   return {
     app,
     url,
     adminUrl,
+    decisionUrl,
     audit,
     logs,
     async auditRecords() {

@@ -24,3 +24,20 @@ export function redisUrl(t: TestContext): string | undefined {
 export function chromiumPath(t: TestContext): string | undefined {
   return requireService(t, 'STEPGATE_TEST_CHROMIUM', 'Chromium');
 }
+
+/** nginx with auth_request, for the decision-mode tests, or skips the test (outside CI). */
+export function nginxPath(t: TestContext): string | undefined {
+  return requireService(t, 'STEPGATE_TEST_NGINX', 'nginx');
+}
+
+/** A Traefik binary built from its Go module, for the decision-mode tests, or skips the test (outside CI). */
+export function traefikPath(t: TestContext): string | undefined {
+  return requireService(t, 'STEPGATE_TEST_TRAEFIK', 'Traefik');
+}
+
+/** The CRD file Istio (`istio`) or Envoy Gateway (`envoy-gateway`) publishes, or skips the test (outside CI). */
+export function crdFile(t: TestContext, mesh: 'istio' | 'envoy-gateway'): string | undefined {
+  return mesh === 'istio'
+    ? requireService(t, 'STEPGATE_TEST_ISTIO_CRDS', 'the Istio CRDs')
+    : requireService(t, 'STEPGATE_TEST_ENVOY_GATEWAY_CRDS', 'the Envoy Gateway CRDs');
+}

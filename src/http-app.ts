@@ -1,0 +1,74 @@
+/**
+ * `createHttpApp`: a Fastify instance on a Node HTTP server with every limit and time-out set, for
+ * each public listener (the gateway, and the decision listener). Fastify and Node leave several of
+ * them unset by default (`requestTimeout` is none; time-outs are checked only every 30 s).
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import type { Config } from './config/schema.ts';
+
+export interface HttpAppOptions {
+  readonly server: Config['server'];
+  readonly logLevel: Config['logging']['level'];
+  /** Where the pino logger writes; default stdout. */
+  readonly logStream?: NodeJS.WritableStream | undefined;
+  /** Peers whose `X-Forwarded-For` sets `request.ip`. */
+  readonly trustProxy: false | readonly string[];
+  /** Fastify's `rewriteUrl`: the canonical URL the router matches. */
+  readonly rewriteUrl: (req: IncomingMessage) => string;
+  /** Answers (and audits) what the HTTP parser refused, and CONNECT. */
+  readonly refuseClientRequest: (error: NodeJS.ErrnoException, socket: Socket) => void;
+}
+
+export function createHttpApp(options: HttpAppOptions): FastifyInstance {
+  const { server, refuseClientRequest } = options;
+  return Fastify({
+    logger: {
+      level: options.logLevel,
+      ...(options.logStream ? { stream: options.logStream } : {}),
+      // Belt and braces: request logging is off, but nothing that carries a credential is logged.
+      redact: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie'],
+    },
+    // pino's default request log writes the raw URL, which may carry a token in its query.
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    trustProxy: options.trustProxy === false ? false : [...options.trustProxy],
+    bodyLimit: server.bodyLimitBytes,
+    requestTimeout: server.requestTimeoutMs,
+    keepAliveTimeout: server.keepAliveTimeoutMs,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: 8192, ignoreTrailingSlash: false, caseSensitive: true },
+    rewriteUrl: options.rewriteUrl,
+    serverFactory: (handler) => {
+      const httpServer = createServer(
+        {
+          maxHeaderSize: server.maxHeaderBytes,
+          headersTimeout: Math.min(server.headersTimeoutMs, server.requestTimeoutMs),
+          requestTimeout: server.requestTimeoutMs,
+          // Node checks the time-outs above only this often (30 s by default).
+          connectionsCheckingInterval: Math.min(1000, server.requestTimeoutMs),
+          keepAliveTimeout: server.keepAliveTimeoutMs,
+          requireHostHeader: true,
+        },
+        handler as (req: IncomingMessage, res: ServerResponse) => void,
+      );
+      // Node hands CONNECT to a 'connect' listener, never to Fastify; without one it drops the
+      // socket unanswered and unaudited. stepgate is no forward proxy: refuse it like a bad request.
+      httpServer.on('connect', (_req: IncomingMessage, socket: Socket) => {
+        // Node hands the socket over without its own error handling: a reset must not crash us.
+        socket.on('error', () => socket.destroy());
+        refuseClientRequest(Object.assign(new Error('CONNECT is not supported'), { code: 'SG_CONNECT' }), socket);
+      });
+      // Node answers an Expect other than 100-continue with a bare 417 that no hook sees, so the
+      // request would go unaudited. It is served like any other; the expectation is not
+      // forwarded (RFC 9110 §10.1.1 lets a server ignore it).
+      httpServer.on('checkExpectation', handler as (req: IncomingMessage, res: ServerResponse) => void);
+      return httpServer;
+    },
+    clientErrorHandler: refuseClientRequest,
+  });
+}
