@@ -9,8 +9,10 @@ import { BlockList, isIPv4, type Socket } from 'node:net';
 import replyFrom from '@fastify/reply-from';
 import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
 import { type AuditLog, createAuditLog } from './audit/audit-log.ts';
+import { loadAssertionKeys } from './config/assertion-keys.ts';
 import type { Config } from './config/schema.ts';
 import { ConfigError } from './errors.ts';
+import { createLogDestination } from './logger.ts';
 import { restartOnlyChanges } from './config/reload-check.ts';
 import { createBrowserSso } from './identity/sessions/index.ts';
 import { type BearerVerifier, createBearerVerifier } from './identity/verify-bearer.ts';
@@ -28,13 +30,13 @@ import forwardRoutes from './routes/forward.ts';
 import ssoRoutes from './routes/sso.ts';
 import type { ExecutionsSource } from './routes/sso-page.ts';
 import wellKnownRoutes from './routes/well-known.ts';
-import { createAssertionSigner } from './targets/assertion.ts';
+import { type AssertionSigner, createAssertionSigner } from './targets/assertion.ts';
 import { createExecutionsSource, createTargets, type Target } from './targets/registry.ts';
 
 export interface GatewayDeps {
   /** Where the `stdout` audit sink writes (tests capture it). */
   readonly auditStdout?: NodeJS.WritableStream;
-  /** Where the pino logger writes; default stdout. */
+  /** Where the pino logger writes; default `logging.destination` (stderr). */
   readonly logStream?: NodeJS.WritableStream;
   /** The recent executions `/.stepgate/` lists for a caller (browser SSO). */
   readonly executions?: ExecutionsSource;
@@ -63,6 +65,8 @@ interface LiveState {
   readonly verifier: BearerVerifier;
   /** Present when a route has a `rateLimit`. */
   readonly limiter: RateLimiter | undefined;
+  /** Signs `X-Stepgate-Assertion` and publishes its JWKS (`assertion.keys`, else a generated key). */
+  readonly signer: AssertionSigner;
 }
 
 const rateLimits = (config: Config) => config.routes.map((route) => [route.name, route.rateLimit]);
@@ -115,10 +119,11 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
       onJwksRefresh: (issuer, result) => metrics.jwksRefresh.inc({ issuer, result }),
     });
   const publicUrl = config.server.publicUrl ?? `http://${config.server.host}:${config.server.port}`;
-  const signer = await createAssertionSigner(publicUrl);
+  // Throws ConfigError when a key file went missing or bad since the config was checked.
+  const newSigner = (next: Config) => createAssertionSigner(publicUrl, { keys: loadAssertionKeys(next.assertion) });
   const isTrustedPeer = createTrustedPeers(config.server.trustProxy);
   const normalizer = createPathNormalizer(ourAuthorities(config));
-  const newTargets = (next: Config, routing: CompiledRouting) =>
+  const newTargets = (next: Config, routing: CompiledRouting, signer: AssertionSigner) =>
     createTargets(next.targets, {
       signer,
       metrics,
@@ -135,12 +140,14 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     next.routes.some((route) => route.rateLimit) ? createRateLimiterFor(next.redis) : undefined;
 
   const routing = compileRouting(config.routes);
+  const signer = await newSigner(config);
   let live: LiveState = {
     config,
     routing,
-    targets: newTargets(config, routing),
+    targets: newTargets(config, routing, signer),
     verifier: newVerifier(config.issuers),
     limiter: newLimiter(config),
+    signer,
   };
   // SSO is built once; it verifies session tokens with whichever verifier is live.
   const liveVerifier: BearerVerifier = {
@@ -180,14 +187,18 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
    * Validated (`next` is a parsed config) and checked for restart-only changes first, then built
    * and swapped in one assignment. Routing and targets are always rebuilt; the verifier only when
    * `issuers` changed (otherwise its warm keys and token cache are kept), the rate limiter only
-   * when a route's `rateLimit` appeared, changed or went (otherwise its counters are kept).
+   * when a route's `rateLimit` appeared, changed or went (otherwise its counters are kept), the
+   * assertion signer whenever `assertion.keys` is set (its files are read again: a rotated secret
+   * takes effect) — a generated key is kept, so a reload does not change what upstreams verify.
    */
   const swap = async (next: Config): Promise<void> => {
     const current = live;
     const problems = restartOnlyChanges(current.config, next);
     if (problems.length > 0) throw new ConfigError(problems);
     const routing = compileRouting(next.routes);
-    const targets = newTargets(next, routing);
+    const keepSigner = !next.assertion.keys && !current.config.assertion.keys;
+    const signer = keepSigner ? current.signer : await newSigner(next);
+    const targets = newTargets(next, routing, signer);
     const keepVerifier = isDeepStrictEqual(current.config.issuers, next.issuers);
     const keepLimiter = isDeepStrictEqual(rateLimits(current.config), rateLimits(next));
     let verifier: BearerVerifier | undefined;
@@ -202,7 +213,7 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
       if (!keepVerifier) verifier?.close();
       throw err;
     }
-    live = { config: next, routing, targets, verifier, limiter };
+    live = { config: next, routing, targets, verifier, limiter, signer };
     retire(() => closeTargets(current.targets));
     if (!keepVerifier) retire(async () => current.verifier.close());
     if (!keepLimiter && current.limiter) retire(() => current.limiter!.close());
@@ -242,7 +253,7 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
   const app = Fastify({
     logger: {
       level: config.logging.level,
-      ...(deps.logStream ? { stream: deps.logStream } : {}),
+      stream: createLogDestination(config.logging, deps.logStream),
       // Belt and braces: request logging is off, but nothing that carries a credential is logged.
       redact: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie'],
     },
@@ -319,7 +330,7 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
   // Always registered: a reload may add a limit. A route without one is never counted.
   await app.register(rateLimit, { limiter: (request) => liveFor(request).limiter });
   await app.register(auditPlugin, auditOptions);
-  await app.register(wellKnownRoutes, { signer });
+  await app.register(wellKnownRoutes, { signer: (request) => liveFor(request).signer });
   if (sso && config.sso) {
     const { sessionTtlSeconds, sessionIdleSeconds } = config.sso;
     await app.register(ssoRoutes, {

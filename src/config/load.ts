@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { type ConfigProblem, ConfigError } from '../errors.ts';
+import { readAssertionKeys } from './assertion-keys.ts';
 import { crossCheck } from './cross-check.ts';
 import { type Config, configSchema } from './schema.ts';
 
@@ -102,14 +103,20 @@ function withoutKeys(document: unknown, paths: readonly (readonly PropertyKey[])
   return copy;
 }
 
+/** Cross-field problems, then the assertion keys' (their files are read here, so `check` sees them). */
+function checkParsedConfig(config: Config): ConfigProblem[] {
+  return [...crossCheck(config), ...readAssertionKeys(config.assertion).problems];
+}
+
 /** Validates an already-parsed document. Throws `ConfigError` listing every problem. */
 export function parseConfig(document: unknown, env: Env = process.env): Config {
   const envProblems: ConfigProblem[] = [];
   const interpolated = interpolateEnv(document ?? {}, env, envProblems);
   const result = configSchema.safeParse(interpolated);
+  // A missing variable already names its key; a complaint about the `${VAR}` left there adds nothing.
+  const envPaths = new Set(envProblems.map((p) => p.path));
+  const checkParsed = (config: Config) => checkParsedConfig(config).filter((p) => !envPaths.has(p.path));
   if (!result.success) {
-    // A missing variable already names its key; the schema's complaint about `${VAR}` adds nothing.
-    const envPaths = new Set(envProblems.map((p) => p.path));
     const problems = [
       ...envProblems,
       ...result.error.issues.flatMap(describeIssue).filter((p) => !envPaths.has(p.path)),
@@ -125,11 +132,11 @@ export function parseConfig(document: unknown, env: Env = process.env): Config {
           ),
         ),
       );
-      if (stripped.success) problems.push(...crossCheck(stripped.data));
+      if (stripped.success) problems.push(...checkParsed(stripped.data));
     }
     throw new ConfigError(problems);
   }
-  const problems = [...envProblems, ...crossCheck(result.data)];
+  const problems = [...envProblems, ...checkParsed(result.data)];
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(result.data);
 }

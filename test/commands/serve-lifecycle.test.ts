@@ -51,12 +51,12 @@ describe('stepgate serve', () => {
     });
     let output = '';
     const url = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (chunk: Buffer) => {
+      child.stderr.on('data', (chunk: Buffer) => {
         output += chunk.toString();
         const line = output.split('\n').find((l) => l.includes('stepgate listening'));
         if (line) resolve((JSON.parse(line) as { url: string }).url);
       });
-      child.stderr.on('data', (chunk: Buffer) => {
+      child.stdout.on('data', (chunk: Buffer) => {
         output += chunk.toString();
       });
       child.on('exit', () => reject(new Error(`serve exited early:\n${output}`)));
