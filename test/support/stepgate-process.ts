@@ -13,6 +13,12 @@ import { after } from 'node:test';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 
+/** Processes still running when the test file ends are killed then (a failed test leaves some). */
+const running = new Set<ChildProcess>();
+after(() => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 export interface StepgateProcess {
   readonly child: ChildProcess;
   /** The first line that matched `ready`. */
@@ -34,7 +40,7 @@ export interface StartOptions {
   readonly timeoutMs?: number;
 }
 
-/** Starts `stepgate …args`; killed after the test file if still running. */
+/** Starts `stepgate …args`; killed when the test file ends if still running. */
 export async function startStepgate(args: readonly string[], options: StartOptions): Promise<StepgateProcess> {
   const { STEPGATE_CONFIG: _ignored, ...inherited } = process.env;
   const child = spawn(process.execPath, [options.bin ?? join(ROOT, 'bin', 'stepgate.js'), ...args], {
@@ -42,9 +48,8 @@ export async function startStepgate(args: readonly string[], options: StartOptio
     env: { ...inherited, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let out = '';
   let err = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
