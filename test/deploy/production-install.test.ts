@@ -111,11 +111,12 @@ describe('production install (what the Dockerfile does)', () => {
       STEPGATE_AUDIT_FILE: join(work, 'audit', 'audit.jsonl'),
     };
     const gateway = await start(['serve'], /stepgate listening/, env);
-    let health = run(['health'], env);
-    for (let i = 0; health.status !== 0 && i < 100; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      health = run(['health'], env);
+    // Ready once the IdP's keys are in; then `stepgate health` (what HEALTHCHECK runs) says so.
+    for (let i = 0; (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).status !== 200; i++) {
+      if (i > 200) assert.fail(`not ready:\n${gateway.stderr()}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
+    const health = run(['health'], env);
     assert.equal(health.status, 0, health.stderr);
     assert.equal(health.stdout, `http://127.0.0.1:${adminPort}/readyz: ready\n`);
 
