@@ -79,35 +79,21 @@ describe('assertion.keys', () => {
     const encrypted = p256().privateKey.export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: 'x' }) as string;
     const secretLooking = 'not-a-key-but-a-secret-value-0123456789';
     const rs256Jwk = JSON.stringify({ ...p256().privateKey.export({ format: 'jwk' }), alg: 'RS256' });
-    const found = problems({
-      keys: [
-        { key: p256().publicKey.export({ format: 'pem', type: 'spki' }) as string },
-        { key: rsa },
-        { key: p384 },
-        { file: await file('encrypted.pem', encrypted) },
-        { key: secretLooking },
-        { key: `-----BEGIN PRIVATE KEY-----\n${secretLooking}\n-----END PRIVATE KEY-----` },
-        { key: rs256Jwk },
-        { file: join(dir, 'missing.pem') },
-        { file: 'x', key: 'y' },
-      ],
-    });
-    assert.deepEqual(found, [
+    const unusable = [
+      { key: p256().publicKey.export({ format: 'pem', type: 'spki' }) as string },
+      { key: rsa },
+      { key: p384 },
+      { file: await file('encrypted.pem', encrypted) },
+      { key: secretLooking },
+      { key: `-----BEGIN PRIVATE KEY-----\n${secretLooking}\n-----END PRIVATE KEY-----` },
+      { key: rs256Jwk },
+      { file: join(dir, 'missing.pem') },
+    ];
+    // A schema problem stops the pass before any file is read.
+    assert.deepEqual(problems({ keys: [...unusable, { file: 'x', key: 'y' }] }), [
       'assertion.keys[8]: give one of file or key',
     ]);
-    // The schema problem stops the pass before files are read; without it, every key is judged.
-    const judged = problems({
-      keys: [
-        { key: p256().publicKey.export({ format: 'pem', type: 'spki' }) as string },
-        { key: rsa },
-        { key: p384 },
-        { file: await file('encrypted2.pem', encrypted) },
-        { key: secretLooking },
-        { key: `-----BEGIN PRIVATE KEY-----\n${secretLooking}\n-----END PRIVATE KEY-----` },
-        { key: rs256Jwk },
-        { file: join(dir, 'missing.pem') },
-      ],
-    });
+    const judged = problems({ keys: unusable });
     assert.deepEqual(judged, [
       'assertion.keys[0].key: the first key signs: it must be a private key',
       'assertion.keys[1].key: must be an EC P-256 key: assertions are ES256',
