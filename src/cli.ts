@@ -66,7 +66,7 @@ function port(value: string | undefined, fallback: number): number {
 const wantsHelp = (args: readonly string[]) => args.includes('--help') || args.includes('-h');
 
 async function run(command: string | undefined, rest: string[]): Promise<number> {
-  const help = command === undefined ? undefined : COMMAND_HELP[command];
+  const help = command !== undefined && Object.hasOwn(COMMAND_HELP, command) ? COMMAND_HELP[command] : undefined;
   if (help !== undefined && wantsHelp(rest)) {
     process.stdout.write(`${help}\n`);
     return 0;
