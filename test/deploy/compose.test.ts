@@ -25,6 +25,7 @@ interface Service {
   healthcheck?: { test: string[] };
   depends_on?: Record<string, { condition: string }>;
   network_mode?: string;
+  networks?: Record<string, { aliases?: string[] } | null>;
   ports?: { target: number; published: string; host_ip: string }[];
   volumes?: { type: string; source: string; target: string; read_only?: boolean }[];
   read_only?: boolean;
@@ -91,6 +92,8 @@ describe('docker-compose.yml', () => {
     assert.ok(keycloak.volumes!.some((v) => v.source === join(ROOT, 'deploy/keycloak') && v.target === '/opt/keycloak/data/import' && v.read_only));
     const gateway = services['stepgate']!;
     assert.equal(gateway.network_mode, 'service:keycloak');
+    // The realm's back-channel logout URL names the gateway `stepgate`: that name leads here.
+    assert.deepEqual(keycloak.networks!['default']!.aliases, ['stepgate']);
     // The issuer, the public URL and the published ports agree.
     const port = Number(/--http-port=(\d+)/.exec(keycloak.command!.join(' '))![1]);
     assert.equal(gateway.environment!['STEPGATE_ISSUER'], `http://localhost:${port}/realms/platform`);
