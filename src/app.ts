@@ -10,8 +10,10 @@ import { type AuditLog, createAuditLog } from './audit/audit-log.ts';
 import { createPeerMatcher } from './config/peers.ts';
 import { buildDecisionApp } from './decision-app.ts';
 import { createHttpApp } from './http-app.ts';
+import { loadAssertionKeys } from './config/assertion-keys.ts';
 import type { Config } from './config/schema.ts';
 import { ConfigError } from './errors.ts';
+import { createLogDestination } from './logger.ts';
 import { restartOnlyChanges } from './config/reload-check.ts';
 import { createBrowserSso } from './identity/sessions/index.ts';
 import { type BearerVerifier, createBearerVerifier } from './identity/verify-bearer.ts';
@@ -27,13 +29,13 @@ import forwardRoutes from './routes/forward.ts';
 import ssoRoutes from './routes/sso.ts';
 import type { ExecutionsSource } from './routes/sso-page.ts';
 import wellKnownRoutes from './routes/well-known.ts';
-import { createAssertionSigner } from './targets/assertion.ts';
+import { type AssertionSigner, createAssertionSigner } from './targets/assertion.ts';
 import { createExecutionsSource, createTargets, type Target } from './targets/registry.ts';
 
 export interface GatewayDeps {
   /** Where the `stdout` audit sink writes (tests capture it). */
   readonly auditStdout?: NodeJS.WritableStream;
-  /** Where the pino logger writes; default stdout. */
+  /** Where the pino logger writes; default `logging.destination` (stderr). */
   readonly logStream?: NodeJS.WritableStream;
   /** The recent executions `/.stepgate/` lists for a caller (browser SSO). */
   readonly executions?: ExecutionsSource;
@@ -64,6 +66,8 @@ interface LiveState {
   readonly verifier: BearerVerifier;
   /** Present when a route has a `rateLimit`. */
   readonly limiter: RateLimiter | undefined;
+  /** Signs `X-Stepgate-Assertion` and publishes its JWKS (`assertion.keys`, else a generated key). */
+  readonly signer: AssertionSigner;
 }
 
 const rateLimits = (config: Config) => config.routes.map((route) => [route.name, route.rateLimit]);
@@ -98,7 +102,8 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
       onJwksRefresh: (issuer, result) => metrics.jwksRefresh.inc({ issuer, result }),
     });
   const publicUrl = config.server.publicUrl ?? `http://${config.server.host}:${config.server.port}`;
-  const signer = await createAssertionSigner(publicUrl);
+  // Throws ConfigError when a key file went missing or bad since the config was checked.
+  const newSigner = (next: Config) => createAssertionSigner(publicUrl, { keys: loadAssertionKeys(next.assertion) });
   const isTrustedPeer = createPeerMatcher(config.server.trustProxy);
   const normalizer = createPathNormalizer(ourAuthorities(config));
   // One pool of upstream connections for every HTTP target, kept across reloads. undici checks
@@ -109,7 +114,7 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     keepAliveTimeout: 30_000,
     connect: { rejectUnauthorized: true },
   });
-  const newTargets = (next: Config, routing: CompiledRouting) =>
+  const newTargets = (next: Config, routing: CompiledRouting, signer: AssertionSigner) =>
     createTargets(next.targets, {
       signer,
       metrics,
@@ -129,12 +134,14 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     next.routes.some((route) => route.rateLimit) ? createRateLimiterFor(next.redis) : undefined;
 
   const routing = compileRouting(config.routes, config.targets);
+  const signer = await newSigner(config);
   let live: LiveState = {
     config,
     routing,
-    targets: newTargets(config, routing),
+    targets: newTargets(config, routing, signer),
     verifier: newVerifier(config.issuers),
     limiter: newLimiter(config),
+    signer,
   };
   // SSO is built once; it verifies session tokens with whichever verifier is live.
   const liveVerifier: BearerVerifier = {
@@ -174,14 +181,18 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
    * Validated (`next` is a parsed config) and checked for restart-only changes first, then built
    * and swapped in one assignment. Routing and targets are always rebuilt; the verifier only when
    * `issuers` changed (otherwise its warm keys and token cache are kept), the rate limiter only
-   * when a route's `rateLimit` appeared, changed or went (otherwise its counters are kept).
+   * when a route's `rateLimit` appeared, changed or went (otherwise its counters are kept), the
+   * assertion signer whenever `assertion.keys` is set (its files are read again: a rotated secret
+   * takes effect) — a generated key is kept, so a reload does not change what upstreams verify.
    */
   const swap = async (next: Config): Promise<void> => {
     const current = live;
     const problems = restartOnlyChanges(current.config, next);
     if (problems.length > 0) throw new ConfigError(problems);
     const routing = compileRouting(next.routes, next.targets);
-    const targets = newTargets(next, routing);
+    const keepSigner = !next.assertion.keys && !current.config.assertion.keys;
+    const signer = keepSigner ? current.signer : await newSigner(next);
+    const targets = newTargets(next, routing, signer);
     const keepVerifier = isDeepStrictEqual(current.config.issuers, next.issuers);
     const keepLimiter = isDeepStrictEqual(rateLimits(current.config), rateLimits(next));
     let verifier: BearerVerifier | undefined;
@@ -196,7 +207,7 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
       if (!keepVerifier) verifier?.close();
       throw err;
     }
-    live = { config: next, routing, targets, verifier, limiter };
+    live = { config: next, routing, targets, verifier, limiter, signer };
     retire(() => closeTargets(current.targets));
     if (!keepVerifier) retire(async () => current.verifier.close());
     if (!keepLimiter && current.limiter) retire(() => current.limiter!.close());
@@ -232,10 +243,11 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
   const accounting = createAccounting(auditOptions);
   const refuseClientRequest = createClientErrorHandler((err, socket) => accounting.clientError(err, socket));
 
+  const logDestination = createLogDestination(config.logging, deps.logStream);
   const app = createHttpApp({
     server,
     logLevel: config.logging.level,
-    logStream: deps.logStream,
+    logStream: logDestination,
     trustProxy: server.trustProxy,
     rewriteUrl: (req) => normalizer.rewriteUrl(req),
     refuseClientRequest,
@@ -271,7 +283,7 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     limiter: (request) => liveFor(request).limiter,
   };
   await registerPipeline(app, pipeline);
-  await app.register(wellKnownRoutes, { signer });
+  await app.register(wellKnownRoutes, { signer: (request) => liveFor(request).signer });
   if (sso && config.sso) {
     const { sessionTtlSeconds, sessionIdleSeconds } = config.sso;
     await app.register(ssoRoutes, {
@@ -292,7 +304,7 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
         audit: auditOptions,
         signer,
         targets: (request) => liveFor(request).targets,
-        logStream: deps.logStream,
+        logStream: logDestination,
       })
     : undefined;
   if (decision) parts.decision = decision;

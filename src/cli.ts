@@ -1,28 +1,27 @@
 /**
- * `stepgate serve | check | explain | policy test | audit verify | export | demo`: parses argv and hands
- * over to src/commands; nothing else lives here. Exit codes: 0 ok, 1 a check failed (deny,
- * mismatch, broken chain), 2 usage, an unusable input or an invalid config.
+ * `stepgate serve | check | explain | policy test | audit verify | export | health | demo | dev`:
+ * parses argv and hands over to src/commands; nothing else lives here. Exit codes: 0 ok, 1 a check
+ * failed (deny, mismatch, broken chain, not ready), 2 usage, an unusable input or an invalid config.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { auditVerify } from './commands/audit-verify.ts';
+import { adminReadyUrl, health, readyUrl } from './commands/health.ts';
+import { COMMAND_HELP, USAGE } from './commands/help.ts';
 import { explain } from './commands/explain.ts';
 import { EXPORT_FORMATS, type ExportFormat, exportPolicies } from './commands/export.ts';
 import { InputError } from './commands/input-error.ts';
 import { policyTest } from './commands/policy-test.ts';
 import { loadConfigFile } from './config/load.ts';
+import { configWarnings } from './config/warnings.ts';
 import { ConfigError } from './errors.ts';
 
-const USAGE = `usage:
-  stepgate serve [--config FILE]
-  stepgate check [--config FILE]
-  stepgate explain [--config FILE] --method M --path P [--claims FILE.json | --token JWT] [--issuer NAME]
-  stepgate policy test FILE [--config FILE]
-  stepgate audit verify FILE [--key PUBLIC_KEY_FILE]
-  stepgate export istio|envoy-gateway [--config FILE] [--strict]
-  stepgate demo
-
---config defaults to $STEPGATE_CONFIG, else config/gateway.yaml.
-explain without --claims or --token explains an anonymous request.`;
+/** `stepgate 0.1.0`, from the package's own package.json. */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string };
+  return `stepgate ${pkg.version}`;
+}
 
 class UsageError extends Error {}
 
@@ -55,7 +54,24 @@ function parse<const T extends StringOptions>(args: string[], spec: T) {
   }
 }
 
+/** `stepgate dev` servers and their default ports (as docker-compose.yml runs them). */
+const DEV_PORTS = { upstream: 3000, stepfunctions: 8083 } as const;
+
+function port(value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65_535) throw new UsageError(`--port must be 0-65535, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+const wantsHelp = (args: readonly string[]) => args.includes('--help') || args.includes('-h');
+
 async function run(command: string | undefined, rest: string[]): Promise<number> {
+  const help = command !== undefined && Object.hasOwn(COMMAND_HELP, command) ? COMMAND_HELP[command] : undefined;
+  if (help !== undefined && wantsHelp(rest)) {
+    process.stdout.write(`${help}\n`);
+    return 0;
+  }
   switch (command) {
     case 'serve': {
       const { values } = options(rest);
@@ -69,8 +85,9 @@ async function run(command: string | undefined, rest: string[]): Promise<number>
     case 'check': {
       const { values } = options(rest);
       const file = values.config ?? defaultConfigPath();
-      loadConfigFile(file);
+      const config = loadConfigFile(file);
       process.stdout.write(`${file}: valid\n`);
+      for (const warning of configWarnings(config)) process.stderr.write(`warning: ${warning.path}: ${warning.message}\n`);
       return 0;
     }
     case 'explain': {
@@ -114,16 +131,51 @@ async function run(command: string | undefined, rest: string[]): Promise<number>
       const { values } = options(args.filter((arg) => arg !== '--strict'));
       return exportPolicies(format as ExportFormat, values.config ?? defaultConfigPath(), strict);
     }
+    case 'health': {
+      const { values } = options(rest, { url: { type: 'string' } });
+      const url =
+        values.url !== undefined
+          ? readyUrl(values.url)
+          : adminReadyUrl(loadConfigFile(values.config ?? defaultConfigPath()).admin);
+      return health(url);
+    }
     case 'demo': {
       options(rest);
       const { runDemo } = await import('./dev/demo.ts');
       await runDemo();
       return -1;
     }
+    case 'dev': {
+      const server = rest[0];
+      if (server !== 'upstream' && server !== 'stepfunctions') {
+        throw new UsageError('did you mean: stepgate dev upstream|stepfunctions');
+      }
+      const spec = {
+        host: { type: 'string' },
+        port: { type: 'string' },
+        region: { type: 'string' },
+        account: { type: 'string' },
+      } as const;
+      const { values, positionals } = parse(rest.slice(1), spec);
+      if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+      // Imported here so other commands do not load the dev servers.
+      const { runDevServer } = await import('./commands/dev.ts');
+      await runDevServer(server, {
+        host: values.host ?? '127.0.0.1',
+        port: port(values.port, DEV_PORTS[server]),
+        region: values.region ?? 'us-east-1',
+        accountId: values.account ?? '123456789012',
+      });
+      return -1;
+    }
     case '-h':
     case '--help':
     case 'help':
       process.stdout.write(`${USAGE}\n`);
+      return 0;
+    case '-v':
+    case '--version':
+      process.stdout.write(`${version()}\n`);
       return 0;
     case undefined:
       throw new UsageError('no command given');

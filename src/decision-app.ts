@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config, DecisionConfig } from './config/schema.ts';
 import { createDecisionEndpoint } from './decision/endpoint.ts';
 import { createHttpApp } from './http-app.ts';
+import type { LogDestination } from './logger.ts';
 import { type AuditPluginOptions, createAccounting } from './plugins/audit.ts';
 import { createClientErrorHandler } from './plugins/errors.ts';
 import { type PipelineOptions, registerPipeline } from './plugins/pipeline.ts';
@@ -22,7 +23,7 @@ export interface DecisionAppDeps {
   readonly audit: AuditPluginOptions;
   readonly signer: AssertionSigner;
   readonly targets: (request: FastifyRequest) => ReadonlyMap<string, Target>;
-  readonly logStream?: NodeJS.WritableStream | undefined;
+  readonly logStream?: LogDestination | undefined;
 }
 
 export async function buildDecisionApp(

@@ -8,12 +8,13 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Config } from './config/schema.ts';
+import type { LogDestination } from './logger.ts';
 
 export interface HttpAppOptions {
   readonly server: Config['server'];
   readonly logLevel: Config['logging']['level'];
   /** Where the pino logger writes; default stdout. */
-  readonly logStream?: NodeJS.WritableStream | undefined;
+  readonly logStream?: LogDestination | undefined;
   /** Peers whose `X-Forwarded-For` sets `request.ip`. */
   readonly trustProxy: false | readonly string[];
   /** Fastify's `rewriteUrl`: the canonical URL the router matches. */

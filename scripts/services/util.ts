@@ -1,7 +1,12 @@
-/** Small helpers the service starters share: free ports, waiting for a port, Debian packages. */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+/**
+ * Small helpers the service starters share: free ports, waiting for a port, Debian packages,
+ * quiet commands and atomic cache entries.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
+import { dirname } from 'node:path';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -62,4 +67,42 @@ export function ensureDebianPackages(binary: string, packages: string[], say: (l
   }
   spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { stdio: 'inherit', env });
   return existsSync(binary);
+}
+
+/** Runs a command to completion without a terminal; resolves with its exit code and output. */
+export function runQuiet(
+  command: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('error', (err) => resolve({ code: 1, output: String(err) }));
+    child.once('close', (code) => resolve({ code: code ?? 1, output }));
+  });
+}
+
+/**
+ * Builds into the cache atomically: `build(tmp)` fills a fresh temporary directory beside
+ * `final`, which is then renamed into place. Another run building the same entry at the same
+ * time is harmless: whichever rename comes second finds `final` there and drops its own copy.
+ */
+export async function buildCached(final: string, build: (tmp: string) => Promise<void>): Promise<void> {
+  if (existsSync(final)) return;
+  mkdirSync(dirname(final), { recursive: true });
+  const tmp = `${final}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    mkdirSync(tmp);
+    await build(tmp);
+    try {
+      renameSync(tmp, final);
+    } catch (err) {
+      if (!existsSync(final)) throw err;
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }

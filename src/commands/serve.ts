@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildGateway, type GatewayDeps } from '../app.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
+import { configWarnings } from '../config/warnings.ts';
 import { ConfigError } from '../errors.ts';
 import { InputError } from './input-error.ts';
 
@@ -141,8 +142,6 @@ function watchConfigFile(file: string, onChange: () => void): FSWatcher | undefi
 
 export async function serve(config: Config, configFile?: string): Promise<void> {
   const gateway = await startGateway(config);
-  const { url, adminUrl, decisionUrl } = gateway;
-  gateway.app.log.info({ url, adminUrl, ...(decisionUrl ? { decisionUrl } : {}) }, 'stepgate listening');
   let watcher: FSWatcher | undefined;
   if (configFile !== undefined) {
     const file = resolve(configFile);
@@ -163,4 +162,8 @@ export async function serve(config: Config, configFile?: string): Promise<void> 
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+  // Only now: whoever waits for this line may signal at once, and must get a graceful stop.
+  for (const warning of configWarnings(config)) gateway.app.log.warn({ path: warning.path }, warning.message);
+  const { url, adminUrl, decisionUrl } = gateway;
+  gateway.app.log.info({ url, adminUrl, ...(decisionUrl ? { decisionUrl } : {}) }, 'stepgate listening');
 }

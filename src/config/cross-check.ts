@@ -167,6 +167,13 @@ export function crossCheck(config: Config): ConfigProblem[] {
   if (config.sso?.store === 'redis' && !config.redis) {
     problems.push({ path: 'sso.store', message: '"redis" needs the redis section' });
   }
+  // A log shipper reading one stream could not tell log lines from audit records.
+  if (config.logging.destination === 'stdout' && config.audit.sinks.some((sink) => sink.type === 'stdout')) {
+    problems.push({
+      path: 'logging.destination',
+      message: 'stdout is also an audit sink: logs and audit records would share one stream; log to stderr',
+    });
+  }
   return problems;
 }
 

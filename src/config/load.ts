@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { type ConfigProblem, ConfigError } from '../errors.ts';
+import { readAssertionKeys } from './assertion-keys.ts';
 import { crossCheck } from './cross-check.ts';
 import { formatKeyPath } from './key-path.ts';
 import { salvageConfig } from './salvage.ts';
@@ -98,6 +99,11 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** Cross-field problems, then the assertion keys' (their files are read here, so `check` sees them). */
+function checkParsedConfig(config: Config): ConfigProblem[] {
+  return [...crossCheck(config), ...readAssertionKeys(config.assertion).problems];
+}
+
 /**
  * Validates an already-parsed document. Throws `ConfigError` listing every problem: the schema's,
  * and the cross-checks' too, run on a salvaged copy when the schema refused something.
@@ -106,9 +112,10 @@ export function parseConfig(document: unknown, env: Env = process.env): Config {
   const envProblems: ConfigProblem[] = [];
   const interpolated = interpolateEnv(document ?? {}, env, envProblems);
   const result = configSchema.safeParse(interpolated);
+  // A missing variable already names its key; a complaint about the `${VAR}` left there adds nothing.
+  const envPaths = new Set(envProblems.map((p) => p.path));
+  const checkParsed = (config: Config) => checkParsedConfig(config).filter((p) => !envPaths.has(p.path));
   if (!result.success) {
-    // A missing variable already names its key; the schema's complaint about `${VAR}` adds nothing.
-    const envPaths = new Set(envProblems.map((p) => p.path));
     const problems = [
       ...envProblems,
       ...result.error.issues
@@ -116,10 +123,10 @@ export function parseConfig(document: unknown, env: Env = process.env): Config {
         .filter((p) => !envPaths.has(p.path)),
     ];
     const salvaged = salvageConfig(interpolated, result.error.issues);
-    if (salvaged) problems.push(...crossCheck(salvaged.config).filter((p) => !salvaged.covers(p.path)));
+    if (salvaged) problems.push(...checkParsed(salvaged.config).filter((p) => !salvaged.covers(p.path)));
     throw new ConfigError(problems);
   }
-  const problems = [...envProblems, ...crossCheck(result.data)];
+  const problems = [...envProblems, ...checkParsed(result.data)];
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(result.data);
 }

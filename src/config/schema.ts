@@ -252,6 +252,40 @@ const decision = z.strictObject({
   /** Traefik forwardAuth: `X-Forwarded-Method`, `-Uri`, `-Host`, `-Proto` on requests to `path`. */
   traefik: z.strictObject({ path: decisionPath.default('/traefik'), upstreamHeaders }).optional(),
 });
+/**
+ * `assertion.keys`: the ES256 keys `X-Stepgate-Assertion` is signed with, so every replica signs
+ * and publishes the same ones. Each is a P-256 private (or, past the first, public) key as PEM or
+ * JWK text, from a `file` or inline in `key` (typically `${STEPGATE_ASSERTION_KEY}`); read and
+ * checked by `config/assertion-keys.ts`. Without it each process generates its own key.
+ */
+const assertionKey = z
+  .strictObject({
+    file: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+    /** Default: the key's own JWK `kid`, else its RFC 7638 thumbprint (the same on every replica). */
+    kid: z
+      .string()
+      .regex(/^[\x21-\x7e]{1,128}$/, 'must be 1-128 visible ASCII characters')
+      .optional(),
+  })
+  .refine((entry) => (entry.file === undefined) !== (entry.key === undefined), 'give one of file or key');
+
+const assertion = z
+  .strictObject({
+    /** The first signs; all are published at /.well-known/stepgate/jwks.json (rotation: add, switch, remove). */
+    keys: z.array(assertionKey).min(1).optional(),
+  })
+  .prefault({});
+
+const logging = z
+  .strictObject({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** `json`: one JSON object a line (pino); `pretty`: one readable line per entry, for a terminal. */
+    format: z.enum(['json', 'pretty']).default('json'),
+    /** Logs never share a stream with the audit `stdout` sink by accident: stderr unless chosen. */
+    destination: z.enum(['stderr', 'stdout']).default('stderr'),
+  })
+  .prefault({});
 
 export const configSchema = z.strictObject({
   server,
@@ -269,11 +303,8 @@ export const configSchema = z.strictObject({
   targets: z.record(name, target),
   routes: z.array(route),
   audit,
-  logging: z
-    .strictObject({
-      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    })
-    .prefault({}),
+  assertion,
+  logging,
 });
 
 export type Config = z.output<typeof configSchema>;
@@ -290,4 +321,6 @@ export type CheckpointsConfig = NonNullable<AuditConfig['checkpoints']>;
 export type ServerConfig = Config['server'];
 export type DecisionConfig = NonNullable<Config['decision']>;
 export type DecisionHeader = (typeof DECISION_HEADERS)[number];
+export type AssertionConfig = Config['assertion'];
+export type LoggingConfig = Config['logging'];
 export type HttpMethod = (typeof HTTP_METHODS)[number];

@@ -18,11 +18,15 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
   const admin = Fastify({ logger: false, forceCloseConnections: true });
   admin.get('/healthz', async () => ({ status: 'ok' }));
   admin.get('/readyz', async (_request, reply) => {
+    const verifier = deps.verifier();
     const checks = {
       config: true,
-      issuerKeys: deps.verifier().isReady(),
+      issuerKeys: verifier.isReady(),
       audit: await deps.audit.ready(),
     };
+    // An instance that is not ready gets no traffic, so no request would ever fetch the keys it
+    // lacks (the IdP was down at start): the probe itself retries, within the per-issuer cooldown.
+    if (!checks.issuerKeys) void verifier.warm();
     const ready = Object.values(checks).every(Boolean);
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
   });

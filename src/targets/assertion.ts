@@ -1,7 +1,9 @@
 /**
  * `X-Stepgate-Assertion`: a short-lived ES256 JWT the gateway signs for every forwarded request,
  * so an upstream can verify who called without trusting the network. Its keys are served at
- * `/.well-known/stepgate/jwks.json`.
+ * `/.well-known/stepgate/jwks.json`. With `assertion.keys` configured every replica signs with
+ * the first and publishes all of them (rotation: add, switch, remove); without, the process
+ * generates one key at start, which only a single process can use.
  *
  * The assertion says who the caller is, not which request it came with (`X-Request-Id` does
  * that), so one signed assertion is reused for the same verified identity and audience for up to
@@ -11,8 +13,9 @@
  * instead of one per request, and each one about twice as fast as through WebCrypto or
  * `sign()` with `dsaEncoding` (which costs Node an options object and a re-encoding, ~15 µs).
  */
-import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, randomUUID, sign } from 'node:crypto';
 import type { JWK } from 'jose';
+import type { AssertionKey } from '../config/assertion-keys.ts';
 import type { Identity } from '../identity/types.ts';
 
 /** RFC 8725 §3.11: a short lifetime limits replay of a leaked assertion. */
@@ -28,6 +31,8 @@ export interface AssertionSigner {
 export interface AssertionSignerOptions {
   /** Clock in milliseconds since the epoch; `Date.now` by default. */
   readonly now?: () => number;
+  /** `assertion.keys` as read by `loadAssertionKeys`: the first signs, all are published. */
+  readonly keys?: readonly AssertionKey[] | undefined;
 }
 
 interface Signed {
@@ -67,18 +72,30 @@ export function derToP1363(der: Uint8Array): Buffer {
   return out;
 }
 
+/** The configured keys (the first signs, all are published), or one generated for this process. */
+function signingKeys(keys: readonly AssertionKey[] | undefined): {
+  privateKey: KeyObject;
+  kid: string;
+  published: readonly JWK[];
+} {
+  const [first] = keys ?? [];
+  if (first) {
+    if (!first.privateKey) throw new TypeError('the first assertion key signs: it must be a private key');
+    return { privateKey: first.privateKey, kid: first.kid, published: keys!.map((key) => key.publicJwk) };
+  }
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const kid = `sg-${randomUUID()}`;
+  const jwk = Object.freeze({ ...(publicKey.export({ format: 'jwk' }) as JWK), kid, alg: 'ES256', use: 'sig' });
+  return { privateKey, kid, published: [jwk] };
+}
+
 export async function createAssertionSigner(
   issuer: string,
   options: AssertionSignerOptions = {},
 ): Promise<AssertionSigner> {
   const now = options.now ?? Date.now;
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const kid = `sg-${randomUUID()}`;
-  const jwks = Object.freeze({
-    keys: Object.freeze([
-      Object.freeze({ ...(publicKey.export({ format: 'jwk' }) as JWK), kid, alg: 'ES256', use: 'sig' }),
-    ]),
-  });
+  const { privateKey, kid, published } = signingKeys(options.keys);
+  const jwks = Object.freeze({ keys: Object.freeze(published) });
   const header = b64({ alg: 'ES256', typ: 'JWT', kid });
   /**
    * Per audience, by identity object (the verified-token cache hands out one per token). An

@@ -163,12 +163,12 @@ describe('stepgate serve reloads its config file', () => {
     let output = '';
     try {
       const urls = await new Promise<{ url: string; adminUrl: string }>((resolve, reject) => {
-        child.stdout.on('data', (chunk: Buffer) => {
+        child.stderr.on('data', (chunk: Buffer) => {
           output += chunk.toString();
           const line = output.split('\n').find((l) => l.includes('stepgate listening'));
           if (line) resolve(JSON.parse(line) as { url: string; adminUrl: string });
         });
-        child.stderr.on('data', (chunk: Buffer) => {
+        child.stdout.on('data', (chunk: Buffer) => {
           output += chunk.toString();
         });
         child.on('exit', () => reject(new Error(`serve exited early:\n${output}`)));

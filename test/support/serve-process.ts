@@ -21,10 +21,13 @@ export function serve(configFile: string, env: NodeJS.ProcessEnv = {}): Serve {
     child.on('exit', (code) => resolve({ code, at: performance.now() })),
   );
   const listening = new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', () => {
+    // Logs go to stderr by default (logging.destination); a config may send them to stdout.
+    const onData = () => {
       const line = output.split('\n').find((l) => l.includes('stepgate listening'));
       if (line) resolve((JSON.parse(line) as { url: string }).url);
-    });
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
     void exited.then(() => reject(new Error(`serve exited:\n${output}`)));
   });
   listening.catch(() => undefined); // awaited only by the tests that expect it to listen

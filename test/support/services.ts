@@ -1,5 +1,5 @@
 /**
- * Services some tests need beyond the project's own: Redis and Chromium. `npm test`
+ * Services some tests need beyond the project's own: Redis, Chromium, the deploy tools. `npm test`
  * (scripts/test.ts) finds or starts them and passes their addresses in the environment. Without
  * them a developer's run skips just those tests, saying what and why; in CI (`CI=true`) a
  * missing service fails the run instead, so nothing is skipped there.
@@ -40,4 +40,14 @@ export function crdFile(t: TestContext, mesh: 'istio' | 'envoy-gateway'): string
   return mesh === 'istio'
     ? requireService(t, 'STEPGATE_TEST_ISTIO_CRDS', 'the Istio CRDs')
     : requireService(t, 'STEPGATE_TEST_ENVOY_GATEWAY_CRDS', 'the Envoy Gateway CRDs');
+}
+
+/** stepgate-deploy-tools (compose-go, BuildKit's linter, kustomize), or skips the test (outside CI). */
+export function deployTools(t: TestContext): string | undefined {
+  return requireService(t, 'STEPGATE_TEST_DEPLOY_TOOLS', 'stepgate-deploy-tools');
+}
+
+/** The kubernetes-validate launcher (Kubernetes API schemas), or skips the test (outside CI). */
+export function kubernetesValidate(t: TestContext): string | undefined {
+  return requireService(t, 'STEPGATE_TEST_KUBERNETES_VALIDATE', 'kubernetes-validate');
 }

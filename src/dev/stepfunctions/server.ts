@@ -221,6 +221,11 @@ export async function startLocalStepFunctions(
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Not AWS: a liveness answer for container health checks (docker-compose.yml), unsigned.
+    if (req.method === 'GET' && req.url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      return;
+    }
     const body = await readBody(req);
     const target = req.headers['x-amz-target'];
     const isSfn = typeof target === 'string' && target.startsWith('AWSStepFunctions.');
