@@ -3,12 +3,12 @@
  * its own address, says where in the start-up log line, and stops with it.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { rawRequest } from '../support/decision.ts';
+import { serve } from '../support/serve-process.ts';
 
 it('serves decisions on decision.host:port beside the gateway, and exits 0 on SIGTERM', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'stepgate-serve-decision-'));
@@ -24,28 +24,16 @@ it('serves decisions on decision.host:port beside the gateway, and exits 0 on SI
       'audit: { sinks: [{ type: stdout }] }',
     ].join('\n'),
   );
-  const child = spawn(process.execPath, ['bin/stepgate.js', 'serve', '--config', configFile], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const listening = await new Promise<{ url: string; decisionUrl: string }>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const line = output.split('\n').find((l) => l.includes('stepgate listening'));
-      if (line) resolve(JSON.parse(line) as { url: string; decisionUrl: string });
-    });
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('exit', (code) => reject(new Error(`exited ${code}: ${output}`)));
-  });
+  const gateway = serve(configFile);
+  const listening = await gateway.announced;
   assert.notEqual(listening.decisionUrl, listening.url);
-  const answer = await rawRequest(listening.decisionUrl, {
+  const answer = await rawRequest(listening.decisionUrl!, {
     method: 'GET',
     path: '/traefik',
     headers: { 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/status' },
   });
   assert.equal(answer.status, 200);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  assert.equal(await exited, 0);
-  assert.match(output, /"mode":"decision","decision":"allow","reason":"public"/);
+  gateway.child.kill('SIGTERM');
+  assert.equal((await gateway.exited).code, 0);
+  assert.match(gateway.output(), /"mode":"decision","decision":"allow","reason":"public"/);
 });
