@@ -123,7 +123,7 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
       signer,
       metrics,
       isTrustedPeer,
-      stepFunctions: {
+      executions: {
         audit: { log: audit, claims: next.audit.claims, policyVersion: () => routing.version },
         routes: next.routes,
         publicUrl: next.server.publicUrl,

@@ -1,71 +1,32 @@
 /**
  * What an execution receives. The request body must be JSON (or absent); the execution input is
- * either that body or the envelope
- * `{ body, caller: { issuer, sub, clientId, scopes, roles, groups, claims }, request: { id, method, path, receivedAt } }`.
- * Everything is built as values and serialized once by JSON.stringify, so claim values
- * (quotes, newlines, NUL, U+2028, lone surrogates) stay data and the input is always valid JSON.
+ * either that body or the envelope (`../execution/envelope.ts`). Everything is serialized by
+ * JSON.stringify, so claim values (quotes, newlines, NUL, U+2028, lone surrogates) stay data and
+ * the input is always valid JSON.
  */
 import { GatewayError } from '../../errors.ts';
 import type { Identity } from '../../identity/types.ts';
 import { canonicalJson } from '../../policy/version.ts';
+import { envelopeText, type RequestFacts } from '../execution/envelope.ts';
+import { readJsonText } from '../execution/json-body.ts';
 
 /** Step Functions' limit for an execution input: 256 KiB of UTF-8. */
 export const MAX_INPUT_BYTES = 262_144;
 
 export type InputMode = 'envelope' | 'body';
 
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
-
-/** `application/json` or any `application/*+json` (RFC 6839), with at most a UTF-8 charset. */
-function isJsonMediaType(contentType: string): boolean {
-  const [type = '', ...params] = contentType.split(';').map((p) => p.trim().toLowerCase());
-  if (type !== 'application/json' && !/^application\/[a-z0-9!#$&^_.+-]+\+json$/.test(type)) return false;
-  return params.every((p) => !p.startsWith('charset=') || /^charset="?utf-8"?$/.test(p));
-}
-
 /**
  * The request body as a JSON value; `undefined` when there is none. Another media type is a 415,
  * a body that is not UTF-8 JSON a 400.
  */
 export function parseJsonBody(contentType: string | undefined, body: unknown): unknown {
-  if (body === undefined || body === null || (Buffer.isBuffer(body) && body.length === 0)) return undefined;
-  if (!Buffer.isBuffer(body)) throw new GatewayError('SG_ERR_INTERNAL');
-  if (!contentType || !isJsonMediaType(contentType)) {
-    throw new GatewayError('SG_ERR_UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json', {
-      headers: { accept: 'application/json' },
-    });
-  }
-  let text: string;
-  try {
-    text = utf8.decode(body);
-  } catch (err) {
-    throw new GatewayError('SG_ERR_INVALID_JSON', 'the body is not valid UTF-8', { cause: err });
-  }
+  const text = readJsonText(contentType, body);
+  if (text === undefined) return undefined;
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
     throw new GatewayError('SG_ERR_INVALID_JSON', 'the body is not valid JSON', { cause: err });
   }
-}
-
-export interface RequestFacts {
-  readonly id: string;
-  readonly method: string;
-  readonly path: string;
-  readonly receivedAt: Date;
-}
-
-/** The envelope's `caller`: the verified identity, never a token. */
-export function envelopeCaller(identity: Identity): Record<string, unknown> {
-  return {
-    issuer: identity.issuer,
-    sub: identity.sub,
-    clientId: identity.clientId ?? null,
-    scopes: identity.scopes,
-    roles: identity.roles,
-    groups: identity.groups,
-    claims: identity.claims,
-  };
 }
 
 /** The execution input as JSON text; over 256 KiB is a 413, before AWS is called. */
@@ -75,20 +36,10 @@ export function buildInput(
   identity: Identity,
   request: RequestFacts,
 ): string {
-  const value =
+  const input =
     mode === 'body'
-      ? (body ?? {})
-      : {
-          body: body ?? null,
-          caller: envelopeCaller(identity),
-          request: {
-            id: request.id,
-            method: request.method,
-            path: request.path,
-            receivedAt: request.receivedAt.toISOString(),
-          },
-        };
-  const input = JSON.stringify(value);
+      ? JSON.stringify(body ?? {})
+      : envelopeText(body === undefined ? undefined : JSON.stringify(body), identity, request);
   const size = Buffer.byteLength(input);
   if (size > MAX_INPUT_BYTES) {
     throw new GatewayError(

@@ -6,8 +6,6 @@
  * error code) follows from the audit plugin when the response is sent.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { AuditLog } from '../../audit/audit-log.ts';
-import { buildAuditRecord } from '../../audit/record.ts';
 import type { RouteConfig, StepFunctionsTargetConfig } from '../../config/schema.ts';
 import { GatewayError, isGatewayError } from '../../errors.ts';
 import type { GatewayMetrics } from '../../metrics/metrics.ts';
@@ -16,40 +14,25 @@ import type { Target } from '../http.ts';
 import { awsErrorCode } from './aws-errors.ts';
 import { type ClientSource, createClientSource } from './clients.ts';
 import { createDedupeStore, type DedupeStore } from './dedupe.ts';
-import { checkRead, describeExecution, describeView, executionArnFromPath, notFound } from './describe.ts';
+import { type ExecutionAuditDeps, writeIntentRecord } from '../execution/fastify-call.ts';
+import { executionIdFromPath, statusUrlBase } from '../execution/read-access.ts';
+import { checkRead, describeExecution, describeView, notFound } from './describe.ts';
 import { buildInput, parseJsonBody } from './input.ts';
-import { executionName, idempotencyKey } from './naming.ts';
-import { listRecentExecutions, type RecentExecution } from './recent.ts';
+import { executionName, idempotencyKey } from '../execution/naming.ts';
+import type { RecentExecution } from '../execution/call.ts';
+import { listRecentExecutions } from './recent.ts';
 import { ExecutionError, executionFailure, type StartContext, startAsync, startSync } from './start.ts';
 import { traceHeaderFor } from './trace.ts';
 
 export interface StepFunctionsDeps {
   readonly metrics: GatewayMetrics;
-  readonly audit: {
-    readonly log: AuditLog;
-    /** `audit.claims`. */
-    readonly claims: readonly string[];
-    readonly policyVersion: () => string;
-  };
+  readonly audit: ExecutionAuditDeps;
   /** The configured routes: the GET route of a target gives its `statusUrl`. */
   readonly routes: readonly RouteConfig[];
   readonly publicUrl?: string | undefined;
   readonly redis?: { readonly url: string; readonly keyPrefix?: string } | undefined;
   /** Tests: SDK client settings (e.g. faster retries). */
   readonly sfnClientConfig?: Parameters<typeof createClientSource>[1];
-}
-
-/**
- * Where a target's executions are read: the first GET route to it with a `/*` path, else the
- * conventional `/executions/`; absolute when `server.publicUrl` is set.
- */
-export function statusUrlBase(target: string, routes: readonly RouteConfig[], publicUrl?: string): string {
-  const route = routes.find(
-    (r) =>
-      r.target === target && r.methods.includes('GET') && (r.path.endsWith('/*') || r.path.endsWith('/:arn')),
-  );
-  const base = route ? route.path.replace(/\/(\*|:arn)$/, '/') : '/executions/';
-  return (publicUrl ? publicUrl.replace(/\/+$/, '') : '') + base;
 }
 
 export interface StepFunctionsTarget extends Target {
@@ -83,33 +66,6 @@ export function createStepFunctionsTarget(
     }
   };
 
-  async function writeIntent(request: FastifyRequest, target: AuditTarget): Promise<void> {
-    const state = request.stepgate;
-    const record = buildAuditRecord(
-      {
-        requestId: request.id,
-        phase: 'intent',
-        decision: 'allow',
-        reason: state.decision?.reason ?? 'allowed',
-        status: 0,
-        durationMs: performance.now() - state.startedAt,
-        http: {
-          method: request.method,
-          path: state.path ?? '-',
-          ...(state.match ? { route: state.match.route.name } : {}),
-          sourceIp: request.ip,
-          userAgent: request.headers['user-agent'] ?? '',
-        },
-        ...(state.identity ? { identity: state.identity } : {}),
-        target,
-        policyVersion: deps.audit.policyVersion(),
-      },
-      { claims: deps.audit.claims },
-    );
-    // With failClosed a record that cannot be written refuses the request: no unaudited start.
-    await deps.audit.log.write(record, { durable: true });
-  }
-
   async function start(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const state = request.stepgate;
     const identity = state.identity;
@@ -137,7 +93,7 @@ export function createStepFunctionsTarget(
         'Express executions are not idempotent in AWS and this gateway has no redis to deduplicate them',
       );
     }
-    await writeIntent(request, { ...target });
+    await writeIntentRecord(deps.audit, request, { ...target });
     try {
       const ctx: StartContext = {
         config,
@@ -194,7 +150,7 @@ export function createStepFunctionsTarget(
     const identity = state.identity;
     const match = state.match;
     if (!identity || !match) throw new GatewayError('SG_ERR_INTERNAL');
-    const arn = executionArnFromPath(match.route, state.path!, match.params);
+    const arn = executionIdFromPath(match.route, state.path!, match.params);
     const check = checkRead(arn, config.stateMachineArn, match.route, identity);
     if (typeof check === 'string') {
       state.target = { name, type: 'stepfunctions', ...(arn ? { executionArn: arn } : {}), error: check };
