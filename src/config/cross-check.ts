@@ -175,14 +175,15 @@ const EXECUTION_METHODS = new Set(['POST', 'GET', 'HEAD']);
 
 function executionRouteProblems(route: RouteConfig, at: string, type: 'stepfunctions' | 'argo'): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
+  const what = type === 'argo' ? 'an argo target' : 'a stepfunctions target';
   if (route.public) {
-    problems.push({ path: `${at}.public`, message: `a ${type} target needs a verified caller` });
+    problems.push({ path: `${at}.public`, message: `${what} needs a verified caller` });
   }
   route.methods.forEach((method, j) => {
     if (!EXECUTION_METHODS.has(method)) {
       problems.push({
         path: `${at}.methods[${j}]`,
-        message: `a ${type} target takes POST (start) and GET/HEAD (read), not ${method}`,
+        message: `${what} takes POST (start) and GET/HEAD (read), not ${method}`,
       });
     }
   });

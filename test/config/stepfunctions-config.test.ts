@@ -91,7 +91,7 @@ describe('stepfunctions config', () => {
           },
         ],
       }),
-      'routes[0].readAnyExecution: only for routes to a stepfunctions target',
+      'routes[0].readAnyExecution: only for routes to a stepfunctions or argo target',
     ],
     [
       'an empty readAnyExecution',
