@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/load.ts';
-import { ConfigError } from '../../src/errors.ts';
+import { configProblems as problems } from '../support/configs.ts';
 
 function doc(overrides: { target?: Record<string, unknown>; routes?: unknown[] } = {}) {
   return {
@@ -29,16 +29,6 @@ function doc(overrides: { target?: Record<string, unknown>; routes?: unknown[] }
       },
     ],
   };
-}
-
-function problems(document: unknown): string[] {
-  try {
-    parseConfig(document, {});
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.problems.map((p) => `${p.path}: ${p.message}`);
-  }
-  return [];
 }
 
 describe('argo targets in the config', () => {

@@ -13,31 +13,29 @@ import { after, before, describe, it } from 'node:test';
 import { startLocalArgo } from '../../src/dev/argo/server.ts';
 import {
   ARGO_SERVICE_ACCOUNT,
+  type ArgoStack,
   argoConfig,
   DEPLOY_TEMPLATE,
   RELEASE_TEMPLATE,
-  startTestArgo,
+  startArgoStack,
   type TestArgo,
 } from '../support/argo.ts';
-import { startGateway, type TestGateway, waitReady } from '../support/gateway.ts';
-import { githubActionsClaims, startIssuer, type TestIssuer } from '../support/issuer.ts';
+import { startGateway, type TestGateway } from '../support/gateway.ts';
+import { githubActionsClaims, type TestIssuer } from '../support/issuer.ts';
 import { auditOf, call } from '../support/stepfunctions.ts';
 
+let stack: ArgoStack;
 let github: TestIssuer;
 let ops: TestIssuer;
 let argo: TestArgo;
 let gateway: TestGateway;
 
 before(async () => {
-  [github, ops, argo] = await Promise.all([startIssuer(), startIssuer(), startTestArgo()]);
-  gateway = await startGateway(argoConfig(github, ops, argo, { deploy: { timeoutMs: 400 } }));
-  await waitReady(gateway);
+  stack = await startArgoStack({ deploy: { timeoutMs: 400 } });
+  ({ github, ops, argo, gateway } = stack);
 });
 
-after(async () => {
-  await gateway.close();
-  await Promise.all([argo.close(), github.close(), ops.close()]);
-});
+after(() => stack.close());
 
 async function deploy(
   body: Record<string, unknown> = { version: '1.0.0' },

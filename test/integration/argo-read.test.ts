@@ -7,26 +7,22 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { callerTag } from '../../src/targets/execution/naming.ts';
-import { ARGO_NAMESPACE, argoConfig, startTestArgo, type TestArgo } from '../support/argo.ts';
-import { startGateway, type TestGateway, waitReady } from '../support/gateway.ts';
-import { githubActionsClaims, startIssuer, type TestIssuer } from '../support/issuer.ts';
+import { ARGO_NAMESPACE, type ArgoStack, startArgoStack, type TestArgo } from '../support/argo.ts';
+import type { TestGateway } from '../support/gateway.ts';
+import { githubActionsClaims, type TestIssuer } from '../support/issuer.ts';
 import { auditOf, call } from '../support/stepfunctions.ts';
 
+let stack: ArgoStack;
 let github: TestIssuer;
-let ops: TestIssuer;
 let argo: TestArgo;
 let gateway: TestGateway;
 
 before(async () => {
-  [github, ops, argo] = await Promise.all([startIssuer(), startIssuer(), startTestArgo()]);
-  gateway = await startGateway(argoConfig(github, ops, argo));
-  await waitReady(gateway);
+  stack = await startArgoStack();
+  ({ github, argo, gateway } = stack);
 });
 
-after(async () => {
-  await gateway.close();
-  await Promise.all([argo.close(), github.close(), ops.close()]);
-});
+after(() => stack.close());
 
 const acmeApp = githubActionsClaims({ repository: 'acme/app' });
 const appToken = () => github.sign(acmeApp);

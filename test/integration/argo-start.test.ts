@@ -9,26 +9,22 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ARGO_CALLER_PARAMETER } from '../../src/config/schema.ts';
 import { callerTag } from '../../src/targets/execution/naming.ts';
-import { ARGO_NAMESPACE, argoConfig, startTestArgo, type TestArgo } from '../support/argo.ts';
-import { startGateway, type TestGateway, waitReady } from '../support/gateway.ts';
-import { githubActionsClaims, startIssuer, type TestIssuer } from '../support/issuer.ts';
+import { ARGO_NAMESPACE, type ArgoStack, startArgoStack, type TestArgo } from '../support/argo.ts';
+import type { TestGateway } from '../support/gateway.ts';
+import { githubActionsClaims, type TestIssuer } from '../support/issuer.ts';
 import { auditOf, call } from '../support/stepfunctions.ts';
 
+let stack: ArgoStack;
 let github: TestIssuer;
-let ops: TestIssuer;
 let argo: TestArgo;
 let gateway: TestGateway;
 
 before(async () => {
-  [github, ops, argo] = await Promise.all([startIssuer(), startIssuer(), startTestArgo()]);
-  gateway = await startGateway(argoConfig(github, ops, argo));
-  await waitReady(gateway);
+  stack = await startArgoStack();
+  ({ github, argo, gateway } = stack);
 });
 
-after(async () => {
-  await gateway.close();
-  await Promise.all([argo.close(), github.close(), ops.close()]);
-});
+after(() => stack.close());
 
 const acmeApp = githubActionsClaims({ repository: 'acme/app', ref: 'refs/heads/main' });
 const acmeOther = githubActionsClaims({ repository: 'acme/other', ref: 'refs/heads/main' });
@@ -182,6 +178,15 @@ describe('a GitHub Actions deploy through the gateway', () => {
       const { outcome } = await auditOf(gateway, res.headers.get('x-request-id')!);
       assert.equal(outcome.target?.error, 'AlreadyExists');
     }
+  });
+
+  it('counts starts, replays and conflicts in stepgate_executions_total', async () => {
+    const metrics = await (await fetch(`${gateway.adminUrl}/metrics`)).text();
+    const count = (result: string) =>
+      Number(new RegExp(`^stepgate_executions_total\\{target="deploy",result="${result}"\\} (\\d+)$`, 'm').exec(metrics)?.[1]);
+    assert.equal(count('started'), 1);
+    assert.equal(count('replayed'), 1);
+    assert.equal(count('conflict'), 2);
   });
 
   it('scopes the key to the caller and the route: others start their own workflow', async () => {

@@ -17,7 +17,8 @@ import {
   type LocalTemplate,
   startLocalArgo,
 } from '../../src/dev/argo/server.ts';
-import type { TestIssuer } from './issuer.ts';
+import { startGateway, type TestGateway, waitReady } from './gateway.ts';
+import { startIssuer, type TestIssuer } from './issuer.ts';
 
 export const ARGO_NAMESPACE = 'ci';
 export const ARGO_SERVICE_ACCOUNT = 'argo/stepgate';
@@ -166,5 +167,33 @@ export function argoConfig(
     ],
     audit: { claims: ['repository', 'ref', 'workflow'] },
     ...options.extra,
+  };
+}
+
+export interface ArgoStack {
+  /** GitHub Actions-shaped tokens (`github`, preset github-actions). */
+  readonly github: TestIssuer;
+  /** Generic tokens (`ops`). */
+  readonly ops: TestIssuer;
+  readonly argo: TestArgo;
+  /** The gateway on `argoConfig(github, ops, argo, options)`, ready. */
+  readonly gateway: TestGateway;
+  close(): Promise<void>;
+}
+
+/** Two issuers, the local argo-server and a gateway in front of it: one fixture per test file. */
+export async function startArgoStack(options: ArgoConfigOptions = {}): Promise<ArgoStack> {
+  const [github, ops, argo] = await Promise.all([startIssuer(), startIssuer(), startTestArgo()]);
+  const gateway = await startGateway(argoConfig(github, ops, argo, options));
+  await waitReady(gateway);
+  return {
+    github,
+    ops,
+    argo,
+    gateway,
+    async close() {
+      await gateway.close();
+      await Promise.all([argo.close(), github.close(), ops.close()]);
+    },
   };
 }

@@ -21,7 +21,7 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenTracked } from '../listen.ts';
 import { parseLabelSelector } from './selector.ts';
 import { type ArgoStatus, ArgoStatusError, argoError } from './status.ts';
 import { type LocalTemplate, type SubmitOpts, type TemplateKind, WorkflowStore } from './store.ts';
@@ -144,8 +144,6 @@ export async function startLocalArgo(options: LocalArgoOptions): Promise<LocalAr
   let accounts = [...options.serviceAccounts];
   const calls: CallRecord[] = [];
   const faults = new Map<Operation, Fault[]>();
-  const sockets = new Set<Socket>();
-  const hanging = new Set<ServerResponse>();
 
   function authenticate(req: IncomingMessage): LocalServiceAccount {
     const header = req.headers.authorization;
@@ -279,10 +277,10 @@ export async function startLocalArgo(options: LocalArgoOptions): Promise<LocalAr
         throw argoError('InvalidArgument', (err as Error).message);
       }
       const fault = operation === 'unknown' ? undefined : faults.get(operation)?.shift();
+      // A hanging request is never answered: its socket ends when the server closes.
       if (fault?.kind === 'hang' || fault?.kind === 'reset') {
         record(0);
-        if (fault.kind === 'hang') hanging.add(res);
-        else req.socket.destroy();
+        if (fault.kind === 'reset') req.socket.destroy();
         return;
       }
       if (fault?.kind === 'delay') await new Promise((resolve) => setTimeout(resolve, fault.ms));
@@ -306,18 +304,9 @@ export async function startLocalArgo(options: LocalArgoOptions): Promise<LocalAr
   const server = options.tls
     ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, handler)
     : createHttpServer(handler);
-  server.on(options.tls ? 'secureConnection' : 'connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const listening = await listenTracked(server, options.host, options.port);
   return {
-    url: `${options.tls ? 'https' : 'http'}://${host}:${address.port}`,
+    url: `${options.tls ? 'https' : 'http'}://${listening.authority}`,
     calls,
     putTemplate: (template) => store.putTemplate(template),
     deleteTemplate: (kind, namespace, name) => store.deleteTemplate(kind, namespace, name),
@@ -330,12 +319,7 @@ export async function startLocalArgo(options: LocalArgoOptions): Promise<LocalAr
       for (let i = 0; i < times; i++) queue.push(fault);
       faults.set(operation, queue);
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const res of hanging) res.destroy();
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
+    close: () => listening.close(),
   };
 }
 

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ArgoTargetConfig } from '../../../src/config/schema.ts';
-import type { Identity } from '../../../src/identity/types.ts';
+import { identity as testIdentity } from '../../audit/fixtures.ts';
 import { labelValue, workflowLabels } from '../../../src/targets/argo/labels.ts';
 import { bodyParameters, buildSubmitRequest, MAX_SUBMIT_BYTES } from '../../../src/targets/argo/submit-request.ts';
 import { parseJsonText } from '../../../src/targets/execution/json-body.ts';
@@ -65,19 +65,7 @@ describe('buildSubmitRequest', () => {
     timeoutMs: 1000,
     parameters: ['version'],
   } satisfies ArgoTargetConfig;
-  const identity = {
-    issuer: 'github',
-    iss: 'https://token.actions.githubusercontent.com',
-    sub: 'repo:acme/app:ref:refs/heads/main',
-    clientId: undefined,
-    scopes: [],
-    roles: [],
-    groups: [],
-    claims: {},
-    authMethod: 'bearer',
-    tokenId: 'x',
-    expiresAt: 0,
-  } satisfies Identity;
+  const identity = testIdentity({ issuer: 'github', sub: 'repo:acme/app:ref:refs/heads/main' });
   const request = { id: 'req-1', method: 'POST', path: '/argo/deploy', receivedAt: new Date(0) };
 
   it('names the template, namespace and entrypoint from the config only', () => {

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { envelopeBody, envelopeText } from '../../../src/targets/execution/envelope.ts';
 import { MAX_JSON_DEPTH, parseJsonText, readJsonBody } from '../../../src/targets/execution/json-body.ts';
 import { isGatewayError } from '../../../src/errors.ts';
-import type { Identity } from '../../../src/identity/types.ts';
+import { identity as testIdentity } from '../../audit/fixtures.ts';
 
 function refused(text: string): string {
   try {
@@ -63,19 +63,7 @@ describe('readJsonBody', () => {
 });
 
 describe('the envelope', () => {
-  const identity = {
-    issuer: 'github',
-    iss: 'https://token.actions.githubusercontent.com',
-    sub: 'repo:acme/app:ref:refs/heads/main',
-    clientId: undefined,
-    scopes: [],
-    roles: [],
-    groups: [],
-    claims: { sub: 'repo:acme/app:ref:refs/heads/main', odd: '"\u2028\u0000\ud800' },
-    authMethod: 'bearer',
-    tokenId: 'x',
-    expiresAt: 0,
-  } satisfies Identity;
+  const identity = testIdentity({ claims: { sub: 'alice', odd: '"\u2028\u0000\ud800' } });
   const request = { id: 'r1', method: 'POST', path: '/d', receivedAt: new Date(0) };
 
   it('splices the body in exactly, and gives it back exactly', () => {
