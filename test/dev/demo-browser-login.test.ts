@@ -16,14 +16,18 @@ let demo: RunningDemo;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'stepgate-demo-'));
-  const [gateway, admin, idp, upstream] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const [gateway, admin, idp, upstream, sfn, argo] = await Promise.all(Array.from({ length: 6 }, freePort));
   demo = await startDemo({
+    // Every port free and every file in the temp dir: nothing here may meet another run.
     env: {
       STEPGATE_DEMO_PORT: String(gateway),
       STEPGATE_DEMO_ADMIN_PORT: String(admin),
       STEPGATE_DEMO_IDP_PORT: String(idp),
       STEPGATE_DEMO_UPSTREAM_PORT: String(upstream),
+      STEPGATE_DEMO_SFN_PORT: String(sfn),
+      STEPGATE_DEMO_ARGO_PORT: String(argo),
       STEPGATE_DEMO_AUDIT_FILE: join(dir, 'audit.jsonl'),
+      STEPGATE_DEMO_ARGO_TOKEN_FILE: join(dir, 'argo-token'),
     },
     gatewayDeps: { auditStdout: new Capture(), logStream: new Capture() },
   });
