@@ -6,36 +6,33 @@
  * error code) follows from the audit plugin when the response is sent.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { AuditLog } from '../../audit/audit-log.ts';
-import { buildAuditRecord } from '../../audit/record.ts';
 import type { RouteConfig, StepFunctionsTargetConfig } from '../../config/schema.ts';
 import { GatewayError, isGatewayError } from '../../errors.ts';
 import type { GatewayMetrics } from '../../metrics/metrics.ts';
+import { type ExecutionsRoute, statusUrlBase } from '../../policy/execution-routes.ts';
 import type { AuditTarget } from '../../plugins/request-state.ts';
 import type { Target } from '../http.ts';
 import { awsErrorCode } from './aws-errors.ts';
 import { type ClientSource, createClientSource } from './clients.ts';
 import { createDedupeStore, type DedupeStore } from './dedupe.ts';
-import { checkRead, describeExecution, describeView, executionArnFromPath, notFound } from './describe.ts';
-import { buildInput, parseJsonBody } from './input.ts';
-import { executionName, idempotencyKey } from './naming.ts';
-import { listRecentExecutions, type RecentExecution } from './recent.ts';
+import type { RecentExecution } from '../execution/call.ts';
+import { type ExecutionAuditDeps, writeIntentRecord } from '../execution/fastify-call.ts';
+import { parseJsonBody } from '../execution/json-body.ts';
+import { executionName, idempotencyKey } from '../execution/naming.ts';
+import { executionIdFromPath } from '../execution/read-access.ts';
+import { checkRead, describeExecution, describeView, notFound } from './describe.ts';
+import { buildInput } from './input.ts';
+import { listRecentExecutions } from './recent.ts';
 import { ExecutionError, executionFailure, type StartContext, startAsync, startSync } from './start.ts';
 import { traceHeaderFor } from './trace.ts';
-import { type ExecutionsRoute, statusUrlBase } from '../../policy/execution-routes.ts';
 
 export interface StepFunctionsDeps {
   readonly metrics: GatewayMetrics;
-  readonly audit: {
-    readonly log: AuditLog;
-    /** `audit.claims`. */
-    readonly claims: readonly string[];
-    readonly policyVersion: () => string;
-  };
+  readonly audit: ExecutionAuditDeps;
   /** The configured routes: the GET route of a target gives its `statusUrl`. */
   readonly routes: readonly RouteConfig[];
   /** The route the gateway adds to read executions of targets without a GET route. */
-  readonly executions?: ExecutionsRoute | undefined;
+  readonly executionsRoute?: ExecutionsRoute | undefined;
   readonly publicUrl?: string | undefined;
   readonly redis?: { readonly url: string; readonly keyPrefix?: string } | undefined;
   /** Tests: SDK client settings (e.g. faster retries). */
@@ -63,7 +60,7 @@ export function createStepFunctionsTarget(
         })
       : undefined;
   // No route reads this target's executions: then the 202 carries no statusUrl to nowhere.
-  const statusBase = statusUrlBase(name, deps.routes, deps.executions, deps.publicUrl);
+  const statusBase = statusUrlBase(name, deps.routes, deps.executionsRoute, deps.publicUrl);
   const upstreamDuration = deps.metrics.upstreamDuration.labels({ target: name });
   const count = (result: string) => deps.metrics.executions.inc({ target: name, result });
   const timed = async <T>(call: () => Promise<T>): Promise<T> => {
@@ -74,33 +71,6 @@ export function createStepFunctionsTarget(
       upstreamDuration.observe((performance.now() - started) / 1000);
     }
   };
-
-  async function writeIntent(request: FastifyRequest, target: AuditTarget): Promise<void> {
-    const state = request.stepgate;
-    const record = buildAuditRecord(
-      {
-        requestId: request.id,
-        phase: 'intent',
-        decision: 'allow',
-        reason: state.decision?.reason ?? 'allowed',
-        status: 0,
-        durationMs: performance.now() - state.startedAt,
-        http: {
-          method: request.method,
-          path: state.path ?? '-',
-          ...(state.match ? { route: state.match.route.name } : {}),
-          sourceIp: request.ip,
-          userAgent: request.headers['user-agent'] ?? '',
-        },
-        ...(state.identity ? { identity: state.identity } : {}),
-        target,
-        policyVersion: deps.audit.policyVersion(),
-      },
-      { claims: deps.audit.claims },
-    );
-    // With failClosed a record that cannot be written refuses the request: no unaudited start.
-    await deps.audit.log.write(record, { durable: true });
-  }
 
   async function start(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const state = request.stepgate;
@@ -129,10 +99,7 @@ export function createStepFunctionsTarget(
         'Express executions are not idempotent in AWS and this gateway has no redis to deduplicate them',
       );
     }
-    await writeIntent(request, { ...target });
-    // The intent is on disk; a client gone meanwhile gets no execution started.
-    if (state.gone.aborted) throw new GatewayError('SG_ERR_CLIENT_ABORTED');
-    state.forwarded = true;
+    await writeIntentRecord(deps.audit, request, { ...target });
     try {
       const ctx: StartContext = {
         config,
@@ -188,7 +155,7 @@ export function createStepFunctionsTarget(
     const identity = state.identity;
     const match = state.match;
     if (!identity || !match) throw new GatewayError('SG_ERR_INTERNAL');
-    const arn = executionArnFromPath(match.route, state.path!, match.params);
+    const arn = executionIdFromPath(match.route, state.path!, match.params);
     const check = checkRead(arn, config.stateMachineArn, match.route, identity);
     if (typeof check === 'string') {
       state.target = { name, type: 'stepfunctions', ...(arn ? { executionArn: arn } : {}), error: check };
