@@ -144,7 +144,7 @@ export function createArgoWorkflows(
       const key = idempotencyKey(call.rawHeaders);
       const workflowName = executionName({ identity, route: call.route.name, key, requestId: call.request.id });
       Object.assign(target, { executionName: workflowName, namespace: config.namespace });
-      const body = parseJsonBody(call.contentType, call.body);
+      const body = parseJsonBody(call.headers['content-type'], call.body);
       const submit = buildSubmitRequest(config, { name: workflowName, identity, request: call.request, body });
       const bearer = await token.read();
       await call.writeIntent();

@@ -5,6 +5,7 @@
  * `writeIntent` records durably what is about to be started before anything is sent. The target
  * answers with an `Outcome` or throws a `GatewayError`.
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import type { AuditTarget } from '../../audit/record.ts';
 import type { RouteConfig } from '../../config/schema.ts';
 import type { Identity } from '../../identity/types.ts';
@@ -21,7 +22,8 @@ export interface ExecutionCall {
   readonly request: RequestFacts;
   /** As received, name/value pairs (Node's `rawHeaders`): repeated headers stay visible. */
   readonly rawHeaders: readonly string[];
-  readonly contentType: string | undefined;
+  /** As Node parsed them (lower-case names). */
+  readonly headers: Readonly<IncomingHttpHeaders>;
   readonly body: Buffer | undefined;
   readonly target: CallTarget;
   /**
@@ -36,7 +38,7 @@ export interface ExecutionCall {
 export interface Outcome {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
-  /** Sent as JSON. */
+  /** Sent as JSON; a string with a JSON `content-type` among `headers` is JSON text already, sent as it is. */
   readonly body: unknown;
 }
 

@@ -23,7 +23,7 @@ export interface ExecutionAuditDeps {
  * disk, a client gone meanwhile gets nothing started (`SG_ERR_CLIENT_ABORTED`); otherwise the
  * request counts as forwarded from here on, as the outcome record will say.
  */
-export async function writeIntentRecord(
+async function writeIntentRecord(
   audit: ExecutionAuditDeps,
   request: FastifyRequest,
   target: AuditTarget,
@@ -71,7 +71,7 @@ export function executionCall(
     params: state.match.params,
     request: { id: request.id, method: request.method, path: state.path, receivedAt: state.receivedAt },
     rawHeaders: request.raw.rawHeaders,
-    contentType: request.headers['content-type'],
+    headers: request.headers,
     body: Buffer.isBuffer(request.body) ? request.body : undefined,
     target,
     writeIntent: () => writeIntentRecord(audit, request, { ...target }),
