@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { type ArgoStack, ARGO_NAMESPACE, startArgoStack } from '../support/argo.ts';
 import { eventually } from '../support/gateway.ts';
 import { githubActionsClaims } from '../support/issuer.ts';
-import { openRaw } from '../support/raw-http.ts';
+import { postThenReset } from '../support/raw-http.ts';
 
 let stack: ArgoStack;
 
@@ -19,36 +19,13 @@ before(async () => {
 
 after(() => stack.close());
 
-/** Posts `body`, resets the connection once the intent record is written; its request id. */
-async function postAndReset(path: string, body: string): Promise<string> {
-  const { gateway, github } = stack;
-  const token = await github.sign(githubActionsClaims({ repository: 'acme/app', ref: 'refs/heads/main' }));
-  const conn = await openRaw(gateway.url);
-  conn.socket.write(
-    [
-      `POST ${path} HTTP/1.1`,
-      `Host: ${new URL(gateway.url).host}`,
-      `Authorization: Bearer ${token}`,
-      'Content-Type: application/json',
-      `Content-Length: ${Buffer.byteLength(body)}`,
-      '',
-      body,
-    ].join('\r\n'),
-  );
-  const intent = await eventually(
-    async () => (await gateway.auditRecords()).find((r) => r.http.path === path && r.phase === 'intent'),
-    'the intent record',
-  );
-  conn.reset();
-  return intent.requestId;
-}
-
 describe('an Argo request whose client resets', () => {
   it('while the submission runs: the workflow starts, and its outcome is recorded once as client_aborted', async () => {
     const { gateway, argo } = stack;
     const counted = await gateway.requestsCounted({ route: 'deploy', reason: 'client_aborted' });
     argo.inject('submit', { kind: 'delay', ms: 500 });
-    const requestId = await postAndReset('/argo/deploy', '{"version":"9.9.9"}');
+    const token = await stack.github.sign(githubActionsClaims({ repository: 'acme/app', ref: 'refs/heads/main' }));
+    const requestId = await postThenReset(gateway, '/argo/deploy', token, '{"version":"9.9.9"}');
     await eventually(
       async () => (await gateway.auditRecords()).some((r) => r.requestId === requestId && r.phase !== 'intent'),
       'the outcome record',
