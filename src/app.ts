@@ -121,12 +121,12 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
       isTrustedPeer,
       dispatcher,
       publicUrl: next.server.publicUrl ? new URL(next.server.publicUrl) : undefined,
-      stepFunctions: {
+      executions: {
         audit: { log: audit, claims: next.audit.claims, policyVersion: () => routing.version },
         routes: next.routes,
         publicUrl: next.server.publicUrl,
         redis: next.redis,
-        executions: routing.executions,
+        executionsRoute: routing.executions,
       },
     });
   // Redis only when a route has a limit: a gateway without limits opens no connection for them.

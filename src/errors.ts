@@ -105,6 +105,32 @@ export const ERRORS = {
   SG_ERR_AWS_TIMEOUT: { status: 504, reason: 'upstream_error', title: 'AWS timed out' },
   SG_ERR_AWS_REFUSED: { status: 502, reason: 'upstream_error', title: 'AWS refused the request' },
   SG_ERR_AWS_UNAVAILABLE: { status: 502, reason: 'upstream_error', title: 'AWS unavailable' },
+  SG_ERR_BAD_PARAMETER: { status: 400, reason: 'bad_request', title: 'Body key not accepted' },
+  SG_ERR_ARGO_INVALID_ARGUMENTS: {
+    status: 400,
+    reason: 'bad_request',
+    title: 'argo-server refused the workflow arguments',
+  },
+  SG_ERR_ARGO_UNAUTHENTICATED: {
+    status: 502,
+    reason: 'upstream_error',
+    title: 'argo-server refused the gateway token',
+  },
+  SG_ERR_ARGO_FORBIDDEN: {
+    status: 502,
+    reason: 'upstream_error',
+    title: 'argo-server denied the gateway service account',
+  },
+  SG_ERR_ARGO_TEMPLATE_NOT_FOUND: { status: 502, reason: 'upstream_error', title: 'Workflow template not found' },
+  SG_ERR_ARGO_REFUSED: { status: 502, reason: 'upstream_error', title: 'argo-server refused the request' },
+  SG_ERR_ARGO_UNAVAILABLE: { status: 502, reason: 'upstream_error', title: 'argo-server unavailable' },
+  SG_ERR_ARGO_BUSY: { status: 503, reason: 'upstream_error', title: 'argo-server busy' },
+  SG_ERR_ARGO_TIMEOUT: { status: 504, reason: 'upstream_error', title: 'argo-server timed out' },
+  SG_ERR_ARGO_TOKEN_UNAVAILABLE: {
+    status: 503,
+    reason: 'upstream_error',
+    title: 'argo-server token unavailable',
+  },
   SG_ERR_AUDIT_UNAVAILABLE: { status: 503, reason: 'audit_unavailable', title: 'Audit log unavailable' },
   SG_ERR_UNTRUSTED_PEER: {
     status: 403,

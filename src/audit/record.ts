@@ -3,7 +3,7 @@
  * `buildAuditRecord` is the only way a record is made, so every field is capped and scrubbed in
  * one place: no token, cookie, `Authorization` value or secret ever reaches a sink.
  */
-import type { StepFunctionsTargetConfig, HttpTargetConfig } from '../config/schema.ts';
+import type { TargetConfig } from '../config/schema.ts';
 import type { Reason } from '../errors.ts';
 import type { AuthMethod, Identity } from '../identity/types.ts';
 import { shareInRecords } from './chain.ts';
@@ -45,9 +45,13 @@ export interface AuditCaller {
 
 export interface AuditTarget {
   readonly name: string;
-  readonly type: HttpTargetConfig['type'] | StepFunctionsTargetConfig['type'];
+  readonly type: TargetConfig['type'];
   readonly executionArn?: string;
+  /** A Step Functions execution's name, or an Argo workflow's. */
   readonly executionName?: string;
+  /** Argo: the workflow's namespace and, once argo-server has named it, its uid. */
+  readonly namespace?: string;
+  readonly uid?: string;
   /** The upstream's or AWS's error, when the forward failed. */
   readonly error?: string;
 }
@@ -188,13 +192,17 @@ function buildCaller(identity: Identity, claimPaths: readonly string[]): AuditCa
   };
 }
 
+const TARGET_TYPES = new Set<string>(['http', 'stepfunctions', 'argo'] satisfies TargetConfig['type'][]);
+
 function buildTarget(target: AuditTarget): AuditTarget {
   const out: Mutable<AuditTarget> = {
     name: text(target.name),
-    type: target.type === 'stepfunctions' ? 'stepfunctions' : 'http',
+    type: TARGET_TYPES.has(target.type) ? target.type : 'http',
   };
   if (target.executionArn !== undefined) out.executionArn = text(target.executionArn, 512);
   if (target.executionName !== undefined) out.executionName = text(target.executionName);
+  if (target.namespace !== undefined) out.namespace = text(target.namespace);
+  if (target.uid !== undefined) out.uid = text(target.uid);
   if (target.error !== undefined) out.error = text(target.error, CAPS.error);
   return out;
 }

@@ -6,12 +6,14 @@ import { isIP } from 'node:net';
 import type { ConfigProblem } from '../errors.ts';
 import { loadCheckpointKey } from './checkpoint-key.ts';
 import { decisionProblems } from './decision-check.ts';
-import type {
-  AuditConfig,
-  Config,
-  ConditionSetConfig,
-  RouteConfig,
-  StepFunctionsTargetConfig,
+import {
+  ARGO_CALLER_PARAMETER,
+  type ArgoTargetConfig,
+  type AuditConfig,
+  type Config,
+  type ConditionSetConfig,
+  type RouteConfig,
+  type StepFunctionsTargetConfig,
 } from './schema.ts';
 
 const SEGMENT = /^(?:[A-Za-z0-9._~!$&'()+,=@-]+|:[A-Za-z_][A-Za-z0-9_]*)$/;
@@ -96,6 +98,7 @@ export function crossCheck(config: Config): ConfigProblem[] {
 
   for (const [name, target] of Object.entries(config.targets)) {
     if (target.type === 'stepfunctions') problems.push(...stepFunctionsTargetProblems(name, target));
+    if (target.type === 'argo') problems.push(...argoTargetProblems(name, target));
   }
 
   if (config.sso) {
@@ -150,9 +153,13 @@ export function crossCheck(config: Config): ConfigProblem[] {
       });
     }
     const target = config.targets[route.target];
-    if (target?.type === 'stepfunctions') problems.push(...stepFunctionsRouteProblems(route, at));
-    else if (route.readAnyExecution) {
-      problems.push({ path: `${at}.readAnyExecution`, message: 'only for routes to a stepfunctions target' });
+    if (target?.type === 'stepfunctions' || target?.type === 'argo') {
+      problems.push(...executionRouteProblems(route, at, target.type));
+    } else if (route.readAnyExecution) {
+      problems.push({
+        path: `${at}.readAnyExecution`,
+        message: 'only for routes to a stepfunctions or argo target',
+      });
     }
     if (route.public && route.issuers) {
       problems.push({ path: `${at}.issuers`, message: 'a public route takes no issuer restriction' });
@@ -177,19 +184,20 @@ export function crossCheck(config: Config): ConfigProblem[] {
   return problems;
 }
 
-/** Methods a Step Functions route takes: POST starts an execution, GET/HEAD read one. */
-const STEP_FUNCTIONS_METHODS = new Set(['POST', 'GET', 'HEAD']);
+/** Methods an execution route takes: POST starts an execution (a workflow), GET/HEAD read one. */
+const EXECUTION_METHODS = new Set(['POST', 'GET', 'HEAD']);
 
-function stepFunctionsRouteProblems(route: RouteConfig, at: string): ConfigProblem[] {
+function executionRouteProblems(route: RouteConfig, at: string, type: 'stepfunctions' | 'argo'): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
+  const what = type === 'argo' ? 'an argo target' : 'a stepfunctions target';
   if (route.public) {
-    problems.push({ path: `${at}.public`, message: 'a stepfunctions target needs a verified caller' });
+    problems.push({ path: `${at}.public`, message: `${what} needs a verified caller` });
   }
   route.methods.forEach((method, j) => {
-    if (!STEP_FUNCTIONS_METHODS.has(method)) {
+    if (!EXECUTION_METHODS.has(method)) {
       problems.push({
         path: `${at}.methods[${j}]`,
-        message: `a stepfunctions target takes POST (start) and GET/HEAD (read), not ${method}`,
+        message: `${what} takes POST (start) and GET/HEAD (read), not ${method}`,
       });
     }
   });
@@ -254,4 +262,22 @@ function checkpointProblems(audit: AuditConfig): ConfigProblem[] {
   } catch (err) {
     return [{ path: `${at}.${checkpoints.keyFile === undefined ? 'key' : 'keyFile'}`, message: (err as Error).message }];
   }
+}
+
+function argoTargetProblems(name: string, target: ArgoTargetConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const seen = new Set<string>();
+  target.parameters.forEach((parameter, i) => {
+    const at = `targets.${name}.parameters[${i}]`;
+    if (parameter === ARGO_CALLER_PARAMETER) {
+      problems.push({ path: at, message: `"${ARGO_CALLER_PARAMETER}" carries the caller; no body key may set it` });
+    } else if (seen.has(parameter)) {
+      problems.push({ path: at, message: `duplicate parameter "${parameter}"` });
+    }
+    seen.add(parameter);
+  });
+  if (target.caFile && new URL(target.server).protocol !== 'https:') {
+    problems.push({ path: `targets.${name}.caFile`, message: 'is only for an https server' });
+  }
+  return problems;
 }

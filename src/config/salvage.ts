@@ -30,6 +30,13 @@ const STAND_IN_TARGETS: Record<string, Node> = {
     stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:stand-in',
     region: 'us-east-1',
   },
+  argo: {
+    type: 'argo',
+    server: 'https://stepgate.invalid',
+    namespace: 'stand-in',
+    templateRef: { kind: 'WorkflowTemplate', name: 'stand-in' },
+    tokenFile: 'stand-in',
+  },
 };
 
 function nameOf(node: unknown, fallback: string): string {
@@ -64,8 +71,10 @@ function standIn(document: Node, entry: Path): unknown {
       return { name, path: '/', target: 'stand-in', public: true };
     case 'issuers':
       return { name, issuer: `https://stepgate.invalid/${String(key)}`, audiences: ['stand-in'] };
-    default:
-      return STAND_IN_TARGETS[original?.['type'] === 'stepfunctions' ? 'stepfunctions' : 'http'];
+    default: {
+      const type = String(original?.['type']);
+      return STAND_IN_TARGETS[Object.hasOwn(STAND_IN_TARGETS, type) ? type : 'http'];
+    }
   }
 }
 

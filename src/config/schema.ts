@@ -144,7 +144,48 @@ const stepFunctionsTarget = z.strictObject({
     .optional(),
 });
 
-const target = z.discriminatedUnion('type', [httpTarget, stepFunctionsTarget]);
+/** A Kubernetes DNS-1123 label: a namespace. */
+const dnsLabel = z
+  .string()
+  .regex(/^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a Kubernetes name: 1-63 of a-z, 0-9 and "-"');
+/** A Kubernetes DNS-1123 subdomain: a WorkflowTemplate's name. */
+const dnsSubdomain = z
+  .string()
+  .max(253)
+  .regex(
+    /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/,
+    'must be a Kubernetes name: a-z, 0-9, "-" and "."',
+  );
+
+/** The name of the parameter that carries the envelope; no body key may take it. */
+export const ARGO_CALLER_PARAMETER = 'stepgate-caller';
+
+const argoTarget = z.strictObject({
+  type: z.literal('argo'),
+  /** argo-server; the service-account token is sent there, so https (http only on loopback). */
+  server: trustUrl,
+  namespace: dnsLabel,
+  templateRef: z.strictObject({
+    kind: z.enum(['WorkflowTemplate', 'ClusterWorkflowTemplate']),
+    name: dnsSubdomain,
+  }),
+  /** The service-account token, re-read when the file changes. */
+  tokenFile: z.string().min(1),
+  /** PEM certificates that sign argo-server's; default the system's. */
+  caFile: z.string().min(1).optional(),
+  timeoutMs: z.number().int().positive().default(10_000),
+  /** Body keys that become template parameters; any other body key is refused (400). */
+  parameters: z
+    .array(z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be an Argo parameter name: A-Z, a-z, 0-9, "_" and "-"'))
+    .default([]),
+  /** The template to run first; default the WorkflowTemplate's own `spec.entrypoint`. */
+  entrypoint: z
+    .string()
+    .regex(/^[A-Za-z0-9][-A-Za-z0-9]{0,127}$/, 'must be an Argo template name')
+    .optional(),
+});
+
+const target = z.discriminatedUnion('type', [httpTarget, stepFunctionsTarget, argoTarget]);
 
 const stringOrGlobs = z.union([z.string(), z.array(z.string()).min(1)]);
 
@@ -176,8 +217,8 @@ const route = z.strictObject({
   allow: allow.optional(),
   public: z.boolean().default(false),
   /**
-   * Step Functions targets, GET: who may read every execution of the target (same conditions as
-   * `allow`). Everyone else the route allows reads only the executions they started.
+   * Step Functions and Argo targets, GET: who may read every execution (workflow) of the target
+   * (same conditions as `allow`). Everyone else the route allows reads only what they started.
    */
   readAnyExecution: allow.optional(),
   rateLimit: z
@@ -315,6 +356,7 @@ export type ConditionSetConfig = Omit<AllowConfig, 'anyOf'>;
 export type TargetConfig = Config['targets'][string];
 export type HttpTargetConfig = Extract<TargetConfig, { type: 'http' }>;
 export type StepFunctionsTargetConfig = Extract<TargetConfig, { type: 'stepfunctions' }>;
+export type ArgoTargetConfig = Extract<TargetConfig, { type: 'argo' }>;
 export type AuditConfig = Config['audit'];
 export type AuditSinkConfig = AuditConfig['sinks'][number];
 export type CheckpointsConfig = NonNullable<AuditConfig['checkpoints']>;

@@ -1,7 +1,8 @@
 /**
- * `stepgate demo` (`npm start`): the embedded IdP, the echo upstream and the gateway, wired by
- * config/demo.yaml, and a banner of curl lines that work as printed in a POSIX shell. The config
- * is the one source of the addresses: the IdP and the upstream listen where it says they are.
+ * `stepgate demo` (`npm start`): the embedded IdP, the echo upstream, the local Step Functions
+ * endpoint, the local argo-server and the gateway, wired by config/demo.yaml, and a banner of
+ * curl lines that work as printed in a POSIX shell. The config is the one source of the
+ * addresses: everything listens where it says.
  */
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { GatewayDeps } from '../app.ts';
@@ -9,8 +10,9 @@ import { type RunningGateway, startGateway } from '../commands/serve.ts';
 import { type Env, loadConfigFile } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { ConfigError } from '../errors.ts';
+import type { LocalArgo } from './argo/server.ts';
+import { listening, startArgo, startStepFunctions } from './demo-services.ts';
 import { type EmbeddedIdp, type IdpClient, type IdpUser, startEmbeddedIdp } from './idp.ts';
-import { DEMO_AWS_CREDENTIALS, startDemoStepFunctions } from './stepfunctions/demo-workflows.ts';
 import type { LocalStepFunctions } from './stepfunctions/server.ts';
 import { type EchoUpstream, startEchoUpstream } from './upstream.ts';
 
@@ -72,6 +74,8 @@ export interface DemoOptions {
   readonly cwd?: string;
   /** Passed to the gateway (tests capture its audit and log output). */
   readonly gatewayDeps?: GatewayDeps;
+  /** The local argo-server's clock (tests move it); default `Date.now`. */
+  readonly argoClock?: () => number;
 }
 
 /** The printed shell commands, each exactly as it appears in the banner. */
@@ -87,6 +91,10 @@ export interface DemoCommands {
   readonly deployStart: string;
   readonly deployAgain: string;
   readonly deployStatus: string;
+  /** The Argo deploy: printed when config/demo.yaml has the `deploy-argo` target. */
+  readonly argoStart: string;
+  readonly argoAgain: string;
+  readonly argoStatus: string;
 }
 
 export interface RunningDemo {
@@ -95,6 +103,8 @@ export interface RunningDemo {
   readonly upstream: EchoUpstream;
   /** The local Step Functions endpoint, when the config has a `deploy` target with an endpoint. */
   readonly stepFunctions: LocalStepFunctions | undefined;
+  /** The local argo-server, when the config has a `deploy-argo` target on loopback. */
+  readonly argo: LocalArgo | undefined;
   readonly gateway: RunningGateway;
   /** The audit file the gateway appends to (absolute). */
   readonly auditFile: string;
@@ -114,19 +124,6 @@ function shellWord(word: string): string {
 function displayPath(path: string, base: string): string {
   const rel = relative(base, path);
   return shellWord(rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path);
-}
-
-/** An address in use is a problem of the config (or its env overrides), named as such. */
-async function listening<T>(start: () => Promise<T>, keyPath: string, what: string, variable: string) {
-  try {
-    return await start();
-  } catch (err) {
-    // startGateway wraps its listen errors (serve.ts); the others come straight from listen.
-    const code = (err as NodeJS.ErrnoException).code ?? ((err as Error).cause as NodeJS.ErrnoException)?.code;
-    if (code !== 'EADDRINUSE') throw err;
-    const message = `${what}: the address is in use; stop what holds it or set ${variable}`;
-    throw new ConfigError([{ path: keyPath, message }], { cause: err });
-  }
 }
 
 function demoParts(config: Config) {
@@ -174,6 +171,19 @@ function describeCommands(demo: {
     metrics: `curl -s ${gateway.adminUrl}/metrics | grep stepgate_requests_total`,
     auditVerify: `node ${displayPath(bin, demo.cwd)} audit verify ${displayPath(demo.auditFile, demo.cwd)}`,
     ...deployCommands(idp, gateway),
+    ...argoCommands(gateway),
+  };
+}
+
+/** Start an Argo workflow, repeat it (the same workflow: Idempotency-Key), read its phase. */
+function argoCommands(gateway: RunningGateway) {
+  const start =
+    'curl -s -H "Authorization: Bearer $DEPLOY_TOKEN" -H \'Content-Type: application/json\' ' +
+    `-H 'Idempotency-Key: orders-1.4.2' -d '{"service":"orders","version":"1.4.2"}' ${gateway.url}/argo/deploy`;
+  return {
+    argoStart: start.replace('curl -s ', 'curl -i '),
+    argoAgain: `WF_URL=$(${start} | sed -E 's/.*"statusUrl":"([^"]+)".*/\\1/'); echo "$WF_URL"`,
+    argoStatus: 'curl -s -H "Authorization: Bearer $DEPLOY_TOKEN" "$WF_URL"',
   };
 }
 
@@ -198,21 +208,36 @@ function stepFunctionsLine(sfn: LocalStepFunctions | undefined): string {
     : '';
 }
 
+function argoLine(argo: LocalArgo | undefined): string {
+  return argo ? `  argo      ${argo.url}   (local argo-server: WorkflowTemplate demo/deploy)\n` : '';
+}
+
+/** Steps 7 on: the deployments, numbered in the order they are printed. */
 function deployBanner(demo: {
   commands: DemoCommands;
   stepFunctions: LocalStepFunctions | undefined;
+  argo: LocalArgo | undefined;
 }): string {
-  if (!demo.stepFunctions) return '';
   const { commands } = demo;
-  return `  # 7. a token for "ci-bot", which may start deployments
-  ${commands.deployToken}
-  # 8. start a deployment (202): the execution is named for ci-bot and the Idempotency-Key
-  ${commands.deployStart}
-  # 9. the same request again: the same execution, not a second one; keep its statusUrl
-  ${commands.deployAgain}
-  # 10. its status, readable by ci-bot only: RUNNING for a few seconds, then SUCCEEDED
-  ${commands.deployStatus}
-`;
+  const steps: [string, string][] = [];
+  if (demo.stepFunctions || demo.argo) {
+    steps.push(['a token for "ci-bot", which may start deployments', commands.deployToken]);
+  }
+  if (demo.stepFunctions) {
+    steps.push(
+      ['start a deployment (202): the execution is named for ci-bot and the Idempotency-Key', commands.deployStart],
+      ['the same request again: the same execution, not a second one; keep its statusUrl', commands.deployAgain],
+      ['its status, readable by ci-bot only: RUNNING for a few seconds, then SUCCEEDED', commands.deployStatus],
+    );
+  }
+  if (demo.argo) {
+    steps.push(
+      ['start an Argo workflow (202) from the WorkflowTemplate, labelled with ci-bot', commands.argoStart],
+      ['the same request again: the same workflow, not a second one; keep its statusUrl', commands.argoAgain],
+      ['its phase, readable by ci-bot only: Pending, Running, then Succeeded with outputs', commands.argoStatus],
+    );
+  }
+  return steps.map(([what, command], i) => `  # ${i + 7}. ${what}\n  ${command}\n`).join('');
 }
 
 /** The browser login, when config/demo.yaml has `sso`: a URL and a user that logs in. */
@@ -231,7 +256,7 @@ stepgate demo is running
   gateway   ${gateway.url}   (metrics and health: ${gateway.adminUrl})
   IdP       ${idp.issuer}   (Keycloak-shaped; clients ${clients})
 ${browserLine(demo.config)}  upstream  ${upstream.url}   (answers with the request it received)
-${stepFunctionsLine(demo.stepFunctions)}  audit     stdout and ${displayPath(demo.auditFile, cwd)}
+${stepFunctionsLine(demo.stepFunctions)}${argoLine(demo.argo)}  audit     stdout and ${displayPath(demo.auditFile, cwd)}
 
 Try it in a POSIX shell, from this directory:
   # 1. a client-credentials token for "reader", who may only read
@@ -251,33 +276,13 @@ Ctrl-C stops everything.
 `;
 }
 
-/**
- * The local Step Functions endpoint where the `deploy` target points. The gateway finds the
- * demo's keys through the SDK's credential chain (the environment of this demo process), and the
- * endpoint accepts only those: real AWS keys in the environment are never sent anywhere.
- */
-async function startStepFunctions(config: Config): Promise<LocalStepFunctions | undefined> {
-  const target = config.targets['deploy'];
-  if (target?.type !== 'stepfunctions' || !target.endpoint) return undefined;
-  const [, , , region = target.region, account = '123456789012'] = target.stateMachineArn.split(':');
-  process.env['AWS_ACCESS_KEY_ID'] = DEMO_AWS_CREDENTIALS.accessKeyId;
-  process.env['AWS_SECRET_ACCESS_KEY'] = DEMO_AWS_CREDENTIALS.secretAccessKey;
-  delete process.env['AWS_SESSION_TOKEN'];
-  delete process.env['AWS_PROFILE'];
-  return listening(
-    () => startDemoStepFunctions(target.endpoint!, region, account),
-    'targets.deploy.endpoint',
-    `${new URL(target.endpoint).host} (the local Step Functions endpoint)`,
-    'STEPGATE_DEMO_SFN_PORT',
-  );
-}
-
 /** Starts the IdP, the upstream and the gateway of config/demo.yaml; prints nothing. */
 export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo> {
   const cwd = options.cwd ?? process.env['INIT_CWD'] ?? process.cwd();
   // The audit file belongs next to the package (.stepgate-demo/ is gitignored), wherever it runs.
   const env: Env = {
     STEPGATE_DEMO_AUDIT_FILE: join(PACKAGE_ROOT, '.stepgate-demo', 'audit.jsonl'),
+    STEPGATE_DEMO_ARGO_TOKEN_FILE: join(PACKAGE_ROOT, '.stepgate-demo', 'argo-token'),
     ...(options.env ?? process.env),
   };
   const config = loadConfigFile(DEMO_CONFIG_FILE, env);
@@ -311,6 +316,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     started.push(upstream);
     const stepFunctions = await startStepFunctions(config);
     if (stepFunctions) started.push(stepFunctions);
+    const argo = await startArgo(config, options.argoClock);
+    if (argo) started.push(argo);
     const gateway = await listening(
       () => startGateway(config, options.gatewayDeps),
       'server.port',
@@ -318,7 +325,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
       'STEPGATE_DEMO_PORT / STEPGATE_DEMO_ADMIN_PORT',
     );
     const auditFile = resolve(auditSink.path);
-    const parts = { config, idp, upstream, stepFunctions, gateway, auditFile };
+    const parts = { config, idp, upstream, stepFunctions, argo, gateway, auditFile };
     const commands = describeCommands({ ...parts, cwd });
     let stopping: Promise<void> | undefined;
     return {
@@ -328,7 +335,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
       stop() {
         stopping ??= gateway
           .stop()
-          .finally(() => Promise.all([upstream.close(), idp.close(), stepFunctions?.close()]));
+          .finally(() => Promise.all([upstream.close(), idp.close(), stepFunctions?.close(), argo?.close()]));
         return stopping;
       },
     };

@@ -51,7 +51,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
     }),
     executions: new Counter({
       name: 'stepgate_executions_total',
-      help: 'Step Functions executions started, by target and result',
+      help: 'Step Functions executions and Argo workflows started, by target and result',
       labelNames: ['target', 'result'],
       registers,
     }),

@@ -2,19 +2,15 @@
  * The one typed request decoration: everything the pipeline learns about a request, in the order
  * it learns it (normalize → route → authenticate → authorize → forward).
  */
+import type { AuditTarget as RecordedTarget } from '../audit/record.ts';
 import type { GatewayError } from '../errors.ts';
 import type { Identity } from '../identity/types.ts';
 import type { RouteMatch } from '../policy/routes.ts';
 import type { Decision } from '../policy/types.ts';
 import type { RateLimitResult } from '../ratelimit/limiter.ts';
 
-export interface AuditTarget {
-  name: string;
-  type: 'http' | 'stepfunctions';
-  executionArn?: string;
-  executionName?: string;
-  error?: string;
-}
+/** What a request acted on, filled in by its target as it learns it (see `AuditTarget` in audit/record.ts). */
+export type AuditTarget = { -readonly [K in keyof RecordedTarget]: RecordedTarget[K] };
 
 export interface RequestState {
   readonly receivedAt: Date;

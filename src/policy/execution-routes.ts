@@ -2,14 +2,17 @@
  * Where an execution's status is read (DESIGN.md: "`GET /executions/{arn}` describes an
  * execution to the caller who started it"), so the `statusUrl` of a 202 never leads nowhere:
  *
- * - a target with a GET route of its own (`/runs/*` or `/runs/:arn`) is read there;
+ * - a target with a GET route of its own (`/runs/*` or `/runs/:id`) is read there;
  * - an async Step Functions target without one is read at `/executions/{arn}`, a route the
  *   gateway adds after the configured ones. It answers only the caller who started the execution
  *   (the target checks the caller tag in its name), and only while a route that starts
  *   executions of that target would still allow them: reading needs no more than starting did,
  *   and no less;
  * - when a configured route already answers `GET /executions/…` (say a catch-all to an HTTP
- *   upstream), the gateway does not claim the path, and such a target's 202 has no `statusUrl`.
+ *   upstream), the gateway does not claim the path, and such a target's 202 has no `statusUrl`;
+ * - an Argo target without a GET route has none either: an ARN names its state machine, so the
+ *   added route knows which target to ask, but a workflow name names only its caller, not the
+ *   argo-server, namespace and template that hold it.
  *
  * Pure: config in, routes and URLs out.
  */
@@ -32,12 +35,27 @@ export interface ExecutionsRoute {
 
 type Targets = Config['targets'];
 
-/** The route's own base for reading executions: its path up to a trailing `/*` or `/:arn`. */
+/** A path whose last segment names one execution: `/runs/*`, or `/runs/:id` (any parameter name). */
+const READ_PATH = /^(.*\/)(?:\*|:([A-Za-z_][A-Za-z0-9_]*))$/;
+
+/**
+ * How `path` (a route's) names an execution: the base before the last segment, and the name of
+ * its `:param` (none for `/*`); undefined for a path that does not end in one.
+ */
+export function executionSegment(path: string): { readonly base: string; readonly param?: string } | undefined {
+  const m = READ_PATH.exec(path);
+  if (!m) return undefined;
+  return m[2] === undefined ? { base: m[1]! } : { base: m[1]!, param: m[2] };
+}
+
+/** The target's own base for reading executions: its first GET route that names one. */
 function ownBase(target: string, routes: readonly RouteConfig[]): string | undefined {
-  const route = routes.find(
-    (r) => r.target === target && r.methods.includes('GET') && (r.path.endsWith('/*') || r.path.endsWith('/:arn')),
-  );
-  return route?.path.replace(/\/(\*|:arn)$/, '/');
+  for (const route of routes) {
+    if (route.target !== target || !route.methods.includes('GET')) continue;
+    const segment = executionSegment(route.path);
+    if (segment) return segment.base;
+  }
+  return undefined;
 }
 
 /**

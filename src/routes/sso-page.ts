@@ -10,11 +10,15 @@ import { PATHS } from './sso-paths.ts';
 
 /** One execution a caller started, with its current status. */
 export interface ExecutionSummary {
-  readonly executionArn: string;
+  /** Step Functions executions only (an Argo workflow is named by `name`). */
+  readonly executionArn?: string | undefined;
   readonly name: string;
   /** The route (or state machine) it belongs to, as the caller knows it. */
   readonly workflow: string;
-  /** Step Functions' status: RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE. */
+  /**
+   * Step Functions' status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE) or an
+   * Argo workflow's phase in upper case (PENDING, RUNNING, SUCCEEDED, FAILED, ERROR).
+   */
   readonly status: string;
   readonly startDate: Date | string;
   readonly stopDate?: Date | string | undefined;
@@ -23,7 +27,7 @@ export interface ExecutionSummary {
 }
 
 /**
- * Where the page finds a caller's recent executions (the Step Functions target provides one).
+ * Where the page finds a caller's recent executions (Step Functions and Argo targets provide them).
  * `caller` is `callerKey(identity)`: `<issuer name>/<sub>`.
  */
 export interface ExecutionsSource {
@@ -52,7 +56,7 @@ th,td{text-align:left;padding:.45rem .5rem;border-bottom:1px solid var(--line);v
 th{color:var(--muted);font-weight:600}
 caption{caption-side:bottom;text-align:left;padding-top:.5rem;font-size:.9rem}
 .status{font-weight:600}
-.status-SUCCEEDED{color:#1a7f37}.status-FAILED,.status-TIMED_OUT,.status-ABORTED{color:#cf222e}.status-RUNNING{color:var(--accent)}
+.status-SUCCEEDED{color:#1a7f37}.status-FAILED,.status-TIMED_OUT,.status-ABORTED,.status-ERROR{color:#cf222e}.status-RUNNING{color:var(--accent)}
 button{font:inherit;padding:.35rem .9rem;border:1px solid var(--line);border-radius:.4rem;background:var(--tag);color:var(--fg);cursor:pointer}
 button:focus-visible,a:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
 a{color:var(--accent)}

@@ -9,7 +9,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Dispatcher } from 'undici';
 import { GatewayError } from '../errors.ts';
-import type { HttpTargetConfig } from '../config/schema.ts';
+import type { HttpTargetConfig, TargetConfig } from '../config/schema.ts';
 import type { GatewayMetrics } from '../metrics/metrics.ts';
 import type { AssertionSigner } from './assertion.ts';
 import { forwardedHeaders, responseHeaders } from './headers.ts';
@@ -27,7 +27,7 @@ export interface TargetDeps {
 
 export interface Target {
   readonly name: string;
-  readonly type: 'http' | 'stepfunctions';
+  readonly type: TargetConfig['type'];
   handle(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply>;
   /** Releases clients and connections when the gateway closes. */
   close?(): Promise<void>;

@@ -96,6 +96,16 @@ describe('stepgate check', () => {
     assert.equal(set.code, 0, set.stderr);
   });
 
+  // The one-pass salvage stands an unreadable Argo target in as an Argo target: as an HTTP one,
+  // the readAnyExecution of the route that reads it was reported as a second, false problem.
+  test('an Argo target with a bad value → that problem only, none for the routes to it', async () => {
+    const path = await variant('argo.yaml', (text) => text.replace('    namespace: ci\n', '    namespace: Bad_NS\n'));
+    const result = await stepgate(['check', '--config', path]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /invalid configuration: 1 problem\n/);
+    assert.match(result.stderr, /targets\.deploy-k8s\.namespace: must be a Kubernetes name/);
+  });
+
   // Regression: `check FILE` used to ignore FILE and report config/gateway.yaml as valid.
   test('a positional FILE is refused, not silently replaced by the default config', async () => {
     const bad = await variant('positional.yaml', typoKey);

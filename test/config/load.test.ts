@@ -24,7 +24,7 @@ function problems(doc: unknown, env: Record<string, string> = {}): string[] {
 describe('config', () => {
   it('accepts the example config of the design', () => {
     const config = loadConfigFile('config/gateway.yaml', {});
-    assert.equal(config.routes.length, 5);
+    assert.equal(config.routes.length, 7);
     assert.equal(config.issuers[0]!.preset, 'keycloak');
     assert.ok(Object.isFrozen(config.routes[0]), 'the config is frozen');
   });

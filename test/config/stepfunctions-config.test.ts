@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/load.ts';
-import { ConfigError } from '../../src/errors.ts';
+import { configProblems as problems } from '../support/configs.ts';
 
 const ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:deploy';
 
@@ -30,16 +30,6 @@ function doc(overrides: { target?: Record<string, unknown>; routes?: unknown[] }
       },
     ],
   };
-}
-
-function problems(document: unknown): string[] {
-  try {
-    parseConfig(document, {});
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.problems.map((p) => `${p.path}: ${p.message}`);
-  }
-  return [];
 }
 
 describe('stepfunctions config', () => {
@@ -91,7 +81,7 @@ describe('stepfunctions config', () => {
           },
         ],
       }),
-      'routes[0].readAnyExecution: only for routes to a stepfunctions target',
+      'routes[0].readAnyExecution: only for routes to a stepfunctions or argo target',
     ],
     [
       'an empty readAnyExecution',

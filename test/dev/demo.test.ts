@@ -37,11 +37,17 @@ describe('stepgate demo', () => {
   let dir: string;
   let demo: RunningDemo;
   let printed: string[];
+  let argoNow = Date.now();
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'stepgate-demo-'));
     const quiet = { auditStdout: new Capture(), logStream: new Capture() };
-    demo = await startDemo({ env: await demoEnv(dir), cwd: ROOT, gatewayDeps: quiet });
+    demo = await startDemo({
+      env: await demoEnv(dir),
+      cwd: ROOT,
+      gatewayDeps: quiet,
+      argoClock: () => argoNow,
+    });
     printed = printedCommands(demo.banner);
   });
 
@@ -53,6 +59,7 @@ describe('stepgate demo', () => {
   test('prints each command once, in the order it is to be typed', () => {
     const { token, allowed, refused, unauthenticated, metrics, auditVerify } = demo.commands;
     const { deployToken, deployStart, deployAgain, deployStatus } = demo.commands;
+    const { argoStart, argoAgain, argoStatus } = demo.commands;
     assert.deepEqual(printed, [
       token,
       allowed,
@@ -64,6 +71,9 @@ describe('stepgate demo', () => {
       deployStart,
       deployAgain,
       deployStatus,
+      argoStart,
+      argoAgain,
+      argoStatus,
     ]);
   });
 
@@ -146,6 +156,45 @@ describe('stepgate demo', () => {
     assert.match(result.output['releasedBy']!, /^ci-bot \(keycloak\//);
 
     // Another caller (reader, with its orders:read token) cannot read it: 403 before ownership.
+    const other = await sh([
+      demo.commands.token,
+      `curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" ${body.statusUrl}`,
+    ]);
+    assert.equal(other.stdout, '403');
+  });
+
+  test('the printed Argo lines start one workflow and read its phase as its caller', async () => {
+    const { deployToken, argoStart, argoAgain, argoStatus } = demo.commands;
+    const started = await sh([deployToken, argoStart]);
+    assert.equal(statusOf(started.stdout), 202, started.stdout);
+    const body = JSON.parse(started.stdout.slice(started.stdout.indexOf('\r\n\r\n') + 4)) as {
+      name: string;
+      namespace: string;
+      statusUrl: string;
+    };
+    assert.equal(body.namespace, 'demo');
+    assert.match(started.stdout, /^location: http:\/\/127\.0\.0\.1:\d+\/argo\/workflows\/[a-z2-7]{26}-k[a-z2-7]{32}\r$/im);
+
+    argoNow += 10;
+    const pending = await sh([deployToken, argoAgain, argoStatus]);
+    const [statusUrl = '', status = ''] = pending.stdout.split('\n');
+    assert.equal(statusUrl, body.statusUrl, 'the same request again: the same workflow');
+    assert.equal((JSON.parse(status) as { phase: string }).phase, 'Pending');
+    assert.equal(demo.argo?.workflows('demo').length, 1, 'started once');
+    const labels = (demo.argo!.workflows('demo')[0]!['metadata'] as { labels: Record<string, string> }).labels;
+    assert.equal(labels['stepgate.io/issuer'], 'keycloak');
+
+    argoNow += 10_000;
+    const done = await sh([deployToken, argoAgain, argoStatus]);
+    const result = JSON.parse(done.stdout.split('\n')[1]!) as {
+      phase: string;
+      outputs: { parameters: Record<string, string> };
+    };
+    assert.equal(result.phase, 'Succeeded');
+    assert.equal(result.outputs.parameters['artifact'], 'registry.local/orders:1.4.2');
+    assert.match(result.outputs.parameters['releasedBy']!, /^ci-bot \(keycloak\//);
+
+    // reader (orders:read only) may not read workflows at all: 403 before ownership.
     const other = await sh([
       demo.commands.token,
       `curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" ${body.statusUrl}`,

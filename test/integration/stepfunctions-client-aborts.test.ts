@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { eventually, startGateway, type TestGateway, waitReady } from '../support/gateway.ts';
 import { startIssuer, type TestIssuer } from '../support/issuer.ts';
-import { openRaw } from '../support/raw-http.ts';
+import { postThenReset } from '../support/raw-http.ts';
 import {
   startTestStepFunctions,
   stepFunctionsConfig,
@@ -34,27 +34,9 @@ after(async () => {
   await issuer.close();
 });
 
-/** Posts `body` to `path`, resets the connection once the intent record is written; its request id. */
+/** Posts `body` to `path` as ci-bot, resets the connection once the intent record is written. */
 async function postAndReset(path: string, body: string): Promise<string> {
-  const token = await issuer.sign({ sub: 'ci-bot', scope: 'deploy:start' });
-  const conn = await openRaw(gateway.url);
-  conn.socket.write(
-    [
-      `POST ${path} HTTP/1.1`,
-      `Host: ${new URL(gateway.url).host}`,
-      `Authorization: Bearer ${token}`,
-      'Content-Type: application/json',
-      `Content-Length: ${Buffer.byteLength(body)}`,
-      '',
-      body,
-    ].join('\r\n'),
-  );
-  const intent = await eventually(
-    async () => (await gateway.auditRecords()).find((r) => r.http.path === path && r.phase === 'intent'),
-    'the intent record',
-  );
-  conn.reset();
-  return intent.requestId;
+  return postThenReset(gateway, path, await issuer.sign({ sub: 'ci-bot', scope: 'deploy:start' }), body);
 }
 
 async function recordsOf(requestId: string) {

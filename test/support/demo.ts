@@ -1,6 +1,7 @@
 /**
- * The environment that moves `stepgate demo` (config/demo.yaml) onto free ports and a fresh
- * audit file, so its tests pass while `npm start` runs the demo on its default ports. Every
+ * The environment that moves `stepgate demo` (config/demo.yaml) onto free ports, a fresh audit
+ * file and a fresh Argo token file, so its tests pass while `npm start` runs the demo on its
+ * default ports and nothing meets another run. Every
  * `${STEPGATE_DEMO_…_PORT}` the config reads gets a port: a port added there cannot be forgotten here.
  */
 import { readFileSync } from 'node:fs';
@@ -15,5 +16,6 @@ export async function demoEnv(dir: string): Promise<Record<string, string>> {
   return {
     ...Object.fromEntries(names.map((name, i) => [name, String(ports[i])])),
     STEPGATE_DEMO_AUDIT_FILE: join(dir, 'audit.jsonl'),
+    STEPGATE_DEMO_ARGO_TOKEN_FILE: join(dir, 'argo-token'),
   };
 }

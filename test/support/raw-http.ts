@@ -3,6 +3,7 @@
  * headers, and the attacks under test live in what they would normalize away.
  */
 import { connect, type Socket } from 'node:net';
+import { eventually, type TestGateway } from './gateway.ts';
 
 export interface RawResponse {
   readonly status: number;
@@ -119,4 +120,30 @@ export async function openRaw(baseUrl: string): Promise<RawConnection> {
       });
     },
   };
+}
+
+/**
+ * Posts a JSON `body` to an execution route and resets the connection once its intent record is
+ * written (the target is about to start something); the request's id. For the client-abort tests
+ * of every execution target.
+ */
+export async function postThenReset(gateway: TestGateway, path: string, token: string, body: string): Promise<string> {
+  const conn = await openRaw(gateway.url);
+  conn.socket.write(
+    [
+      `POST ${path} HTTP/1.1`,
+      `Host: ${new URL(gateway.url).host}`,
+      `Authorization: Bearer ${token}`,
+      'Content-Type: application/json',
+      `Content-Length: ${Buffer.byteLength(body)}`,
+      '',
+      body,
+    ].join('\r\n'),
+  );
+  const intent = await eventually(
+    async () => (await gateway.auditRecords()).find((r) => r.http.path === path && r.phase === 'intent'),
+    'the intent record',
+  );
+  conn.reset();
+  return intent.requestId;
 }

@@ -77,6 +77,9 @@ export interface SsoStackOptions {
   readonly redis?: Record<string, unknown>;
   /** What `/.stepgate/` lists as the caller's executions. */
   readonly executions?: ExecutionsSource;
+  /** More targets and routes (after the stack's own). */
+  readonly targets?: Record<string, unknown>;
+  readonly routes?: readonly Record<string, unknown>[];
 }
 
 export interface SsoStack {
@@ -135,7 +138,10 @@ export async function startSsoStack(options: SsoStackOptions): Promise<SsoStack>
     ...(options.store === 'redis'
       ? { redis: { url: options.redisUrl, keyPrefix: redisPrefix, ...options.redis } }
       : {}),
-    targets: { orders: { type: 'http', url: upstream.url, stripPrefix: '/api', timeoutMs: 2000 } },
+    targets: {
+      orders: { type: 'http', url: upstream.url, stripPrefix: '/api', timeoutMs: 2000 },
+      ...options.targets,
+    },
     routes: [
       {
         name: 'orders-read',
@@ -168,6 +174,7 @@ export async function startSsoStack(options: SsoStackOptions): Promise<SsoStack>
         target: 'orders',
         allow: { scopes: ['orders:read'] },
       },
+      ...(options.routes ?? []),
     ],
     audit: { claims: ['email', 'preferred_username'] },
   };

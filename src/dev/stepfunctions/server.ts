@@ -12,7 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenTracked } from '../listen.ts';
 import type { TaskFunction } from './asl.ts';
 import { verifySigV4, type SigningSecret } from './sigv4.ts';
 import { type Execution, ExecutionStore, type LocalStateMachine, type Principal, AwsServiceError } from './store.ts';
@@ -158,7 +158,6 @@ export async function startLocalStepFunctions(
   const issued: IssuedCredentials[] = [];
   const faults = new Map<string, Fault[]>();
   const calls: CallRecord[] = [];
-  const sockets = new Set<Socket>();
   const hanging = new Set<ServerResponse>();
 
   function lookup(accessKeyId: string): (SigningSecret & { principal: Principal }) | undefined {
@@ -347,19 +346,10 @@ export async function startLocalStepFunctions(
       if (!res.headersSent) res.writeHead(500).end();
     });
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const listening = await listenTracked(server, options.host, options.port);
 
   return {
-    url: `http://${host}:${address.port}`,
+    url: `http://${listening.authority}`,
     region,
     accountId,
     stateMachineArn: (name) => store.stateMachineArn(name),
@@ -378,12 +368,10 @@ export async function startLocalStepFunctions(
     setMaxRunning(limit) {
       store.maxRunning = limit;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        store.close();
-        for (const res of hanging) res.destroy();
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
+    close() {
+      store.close();
+      for (const res of hanging) res.destroy();
+      return listening.close();
+    },
   };
 }

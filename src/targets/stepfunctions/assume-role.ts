@@ -20,7 +20,7 @@ import { GatewayError } from '../../errors.ts';
 import type { Identity } from '../../identity/types.ts';
 import { canonicalJson } from '../../policy/version.ts';
 import { mapAwsError } from './aws-errors.ts';
-import { base32 } from './naming.ts';
+import { base32 } from '../execution/naming.ts';
 
 export interface AssumeRoleConfig {
   readonly assumeRoleArn: string;

@@ -12,46 +12,11 @@ import {
 import type { RouteConfig } from '../../config/schema.ts';
 import { GatewayError } from '../../errors.ts';
 import type { Identity } from '../../identity/types.ts';
-import { compilePolicy } from '../../policy/evaluate.ts';
-import type { Decision, Subject } from '../../policy/types.ts';
 import { awsErrorCode, mapAwsError } from './aws-errors.ts';
-import { parseExactJson } from './exact-json.ts';
-import { parseExecutionArn, startedBy } from './naming.ts';
-
-const readAnyPolicies = new WeakMap<RouteConfig, (subject: Subject) => Decision>();
-
-/** Whether the route's `readAnyExecution` conditions hold for `identity`. */
-export function mayReadAny(route: RouteConfig, identity: Identity): boolean {
-  if (!route.readAnyExecution) return false;
-  let policy = readAnyPolicies.get(route);
-  if (!policy) {
-    policy = compilePolicy({ ...route, public: false, allow: route.readAnyExecution });
-    readAnyPolicies.set(route, policy);
-  }
-  return policy(identity).allow;
-}
-
-/**
- * The ARN in the path: the `:arn` parameter, or the one segment after the route's `/*` prefix,
- * percent-decoded (`%3A` for `:` is fine too).
- */
-export function executionArnFromPath(
-  route: RouteConfig,
-  path: string,
-  params: Record<string, string>,
-): string | undefined {
-  let raw: string | undefined = params['arn'];
-  if (raw === undefined && route.path.endsWith('/*')) {
-    const base = route.path.slice(0, -1);
-    raw = path.startsWith(base) ? path.slice(base.length) : undefined;
-  }
-  if (!raw || raw.includes('/')) return undefined;
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return undefined;
-  }
-}
+import { parseExactJson } from '../execution/exact-json.ts';
+import { startedBy } from '../execution/naming.ts';
+import { mayReadAny } from '../execution/read-access.ts';
+import { parseExecutionArn } from './naming.ts';
 
 export type ReadRefusal = 'malformed' | 'other_state_machine' | 'not_owner';
 

@@ -6,7 +6,8 @@
 import { EXECUTIONS_ROUTE } from '../../policy/execution-routes.ts';
 import { GatewayError } from '../../errors.ts';
 import type { Target } from '../http.ts';
-import { executionArnFromPath, notFound } from './describe.ts';
+import { executionIdFromPath } from '../execution/read-access.ts';
+import { notFound } from './describe.ts';
 import { parseExecutionArn } from './naming.ts';
 import type { StepFunctionsTarget } from './target.ts';
 
@@ -18,7 +19,7 @@ export function createExecutionsReader(targets: readonly StepFunctionsTarget[]):
       const state = request.stepgate;
       const match = state.match;
       if (!match || !state.path) throw new GatewayError('SG_ERR_INTERNAL');
-      const arn = executionArnFromPath(match.route, state.path, match.params);
+      const arn = executionIdFromPath(match.route, state.path, match.params);
       const parsed = arn === undefined ? undefined : parseExecutionArn(arn);
       const target = parsed && targets.find((t) => t.stateMachineArn === parsed.stateMachineArn);
       if (target) return target.handle(request, reply);

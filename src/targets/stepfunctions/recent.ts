@@ -4,18 +4,8 @@
  * name starts with. Only the newest few hundred executions are looked at: a page, not a search.
  */
 import { ListExecutionsCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import { callerTagOf } from './naming.ts';
-
-export interface RecentExecution {
-  readonly executionArn: string;
-  readonly name: string;
-  readonly workflow: string;
-  readonly status: string;
-  readonly startDate: Date;
-  readonly stopDate?: Date | undefined;
-  /** Where the caller reads it; absent when no route serves it. */
-  readonly statusUrl?: string | undefined;
-}
+import type { RecentExecution } from '../execution/call.ts';
+import { callerTagOf } from '../execution/naming.ts';
 
 const PAGE = 100;
 const MAX_PAGES = 3;

@@ -17,7 +17,7 @@ import type { StepFunctionsTargetConfig } from '../../config/schema.ts';
 import { GatewayError } from '../../errors.ts';
 import { awsErrorCode, mapAwsError } from './aws-errors.ts';
 import type { DedupeStore, StoredExecution } from './dedupe.ts';
-import { bodyFingerprint, sameBody } from './input.ts';
+import { bodyFingerprint, sameBody } from '../execution/json-body.ts';
 
 export interface StartContext {
   readonly config: StepFunctionsTargetConfig;

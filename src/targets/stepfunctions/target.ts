@@ -3,39 +3,36 @@
  * execution named for the caller and their `Idempotency-Key`; GET/HEAD reads one. The request
  * never chooses the state machine: it is the target's. Before any AWS call the intent is written
  * to the audit log durably; the outcome record (with executionArn, executionName and the AWS
- * error code) follows from the audit plugin when the response is sent.
+ * error code) follows from the audit plugin when the response is sent. Like Argo targets, it
+ * works on an `ExecutionCall` and answers an `Outcome` (../execution/call.ts): only `handle`
+ * sees Fastify.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { AuditLog } from '../../audit/audit-log.ts';
-import { buildAuditRecord } from '../../audit/record.ts';
 import type { RouteConfig, StepFunctionsTargetConfig } from '../../config/schema.ts';
 import { GatewayError, isGatewayError } from '../../errors.ts';
 import type { GatewayMetrics } from '../../metrics/metrics.ts';
-import type { AuditTarget } from '../../plugins/request-state.ts';
+import { type ExecutionsRoute, statusUrlBase } from '../../policy/execution-routes.ts';
+import type { ExecutionCall, Outcome, RecentExecution } from '../execution/call.ts';
+import { type ExecutionAuditDeps, executionCall, sendOutcome } from '../execution/fastify-call.ts';
+import { parseJsonBody } from '../execution/json-body.ts';
+import { executionName, idempotencyKey } from '../execution/naming.ts';
+import { executionIdFromPath } from '../execution/read-access.ts';
 import type { Target } from '../http.ts';
 import { awsErrorCode } from './aws-errors.ts';
 import { type ClientSource, createClientSource } from './clients.ts';
 import { createDedupeStore, type DedupeStore } from './dedupe.ts';
-import { checkRead, describeExecution, describeView, executionArnFromPath, notFound } from './describe.ts';
-import { buildInput, parseJsonBody } from './input.ts';
-import { executionName, idempotencyKey } from './naming.ts';
-import { listRecentExecutions, type RecentExecution } from './recent.ts';
+import { checkRead, describeExecution, describeView, notFound } from './describe.ts';
+import { buildInput } from './input.ts';
+import { listRecentExecutions } from './recent.ts';
 import { ExecutionError, executionFailure, type StartContext, startAsync, startSync } from './start.ts';
 import { traceHeaderFor } from './trace.ts';
-import { type ExecutionsRoute, statusUrlBase } from '../../policy/execution-routes.ts';
 
 export interface StepFunctionsDeps {
   readonly metrics: GatewayMetrics;
-  readonly audit: {
-    readonly log: AuditLog;
-    /** `audit.claims`. */
-    readonly claims: readonly string[];
-    readonly policyVersion: () => string;
-  };
+  readonly audit: ExecutionAuditDeps;
   /** The configured routes: the GET route of a target gives its `statusUrl`. */
   readonly routes: readonly RouteConfig[];
   /** The route the gateway adds to read executions of targets without a GET route. */
-  readonly executions?: ExecutionsRoute | undefined;
+  readonly executionsRoute?: ExecutionsRoute | undefined;
   readonly publicUrl?: string | undefined;
   readonly redis?: { readonly url: string; readonly keyPrefix?: string } | undefined;
   /** Tests: SDK client settings (e.g. faster retries). */
@@ -63,7 +60,7 @@ export function createStepFunctionsTarget(
         })
       : undefined;
   // No route reads this target's executions: then the 202 carries no statusUrl to nowhere.
-  const statusBase = statusUrlBase(name, deps.routes, deps.executions, deps.publicUrl);
+  const statusBase = statusUrlBase(name, deps.routes, deps.executionsRoute, deps.publicUrl);
   const upstreamDuration = deps.metrics.upstreamDuration.labels({ target: name });
   const count = (result: string) => deps.metrics.executions.inc({ target: name, result });
   const timed = async <T>(call: () => Promise<T>): Promise<T> => {
@@ -75,64 +72,20 @@ export function createStepFunctionsTarget(
     }
   };
 
-  async function writeIntent(request: FastifyRequest, target: AuditTarget): Promise<void> {
-    const state = request.stepgate;
-    const record = buildAuditRecord(
-      {
-        requestId: request.id,
-        phase: 'intent',
-        decision: 'allow',
-        reason: state.decision?.reason ?? 'allowed',
-        status: 0,
-        durationMs: performance.now() - state.startedAt,
-        http: {
-          method: request.method,
-          path: state.path ?? '-',
-          ...(state.match ? { route: state.match.route.name } : {}),
-          sourceIp: request.ip,
-          userAgent: request.headers['user-agent'] ?? '',
-        },
-        ...(state.identity ? { identity: state.identity } : {}),
-        target,
-        policyVersion: deps.audit.policyVersion(),
-      },
-      { claims: deps.audit.claims },
-    );
-    // With failClosed a record that cannot be written refuses the request: no unaudited start.
-    await deps.audit.log.write(record, { durable: true });
-  }
-
-  async function start(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-    const state = request.stepgate;
-    const identity = state.identity;
-    const route = state.match?.route;
-    // The config refuses public Step Functions routes; no identity here is a bug.
-    if (!identity || !route) throw new GatewayError('SG_ERR_INTERNAL');
-    const key = idempotencyKey(request.raw.rawHeaders);
-    const executionNameValue = executionName({ identity, route: route.name, key, requestId: request.id });
-    const target: AuditTarget = {
-      name,
-      type: 'stepfunctions',
-      executionName: executionNameValue,
-    };
-    state.target = target;
-    const body = parseJsonBody(request.headers['content-type'], request.body);
-    const input = buildInput(config.input, body, identity, {
-      id: request.id,
-      method: request.method,
-      path: state.path!,
-      receivedAt: state.receivedAt,
-    });
+  async function start(call: ExecutionCall): Promise<Outcome> {
+    const { identity, target } = call;
+    const key = idempotencyKey(call.rawHeaders);
+    const executionNameValue = executionName({ identity, route: call.route.name, key, requestId: call.request.id });
+    target.executionName = executionNameValue;
+    const body = parseJsonBody(call.headers['content-type'], call.body);
+    const input = buildInput(config.input, body, identity, call.request);
     if (config.mode === 'sync' && key !== undefined && !dedupe) {
       throw new GatewayError(
         'SG_ERR_IDEMPOTENCY_UNSUPPORTED',
         'Express executions are not idempotent in AWS and this gateway has no redis to deduplicate them',
       );
     }
-    await writeIntent(request, { ...target });
-    // The intent is on disk; a client gone meanwhile gets no execution started.
-    if (state.gone.aborted) throw new GatewayError('SG_ERR_CLIENT_ABORTED');
-    state.forwarded = true;
+    await call.writeIntent();
     try {
       const ctx: StartContext = {
         config,
@@ -140,20 +93,22 @@ export function createStepFunctionsTarget(
         name: executionNameValue,
         input,
         body,
-        traceHeader: traceHeaderFor(request.headers),
+        traceHeader: traceHeaderFor(call.headers),
         dedupe: key === undefined ? undefined : dedupe,
         timed,
       };
       const outcome = config.mode === 'sync' ? await startSync(ctx) : await startAsync(ctx);
-      if (outcome.replayed) reply.header('idempotent-replayed', 'true');
+      const headers: Record<string, string> = {
+        'cache-control': 'no-store',
+        ...(outcome.replayed ? { 'idempotent-replayed': 'true' } : {}),
+      };
       if (outcome.kind === 'async') {
         target.executionArn = outcome.executionArn;
         count(outcome.replayed ? 'replayed' : 'started');
         const started = { executionArn: outcome.executionArn, startDate: outcome.startDate.toISOString() };
-        reply.code(202).header('cache-control', 'no-store');
-        if (statusBase === undefined) return reply.send(started);
+        if (statusBase === undefined) return { status: 202, headers, body: started };
         const statusUrl = statusBase + outcome.executionArn;
-        return reply.header('location', statusUrl).send({ ...started, statusUrl });
+        return { status: 202, headers: { ...headers, location: statusUrl }, body: { ...started, statusUrl } };
       }
       const execution = outcome.execution;
       target.executionArn = execution.executionArn;
@@ -162,11 +117,12 @@ export function createStepFunctionsTarget(
         target.error = execution.error ?? execution.status;
         throw executionFailure(execution);
       }
-      return reply
-        .code(200)
-        .header('cache-control', 'no-store')
-        .type('application/json')
-        .send(execution.output ?? 'null');
+      // The output is JSON text already: sent as AWS wrote it.
+      return {
+        status: 200,
+        headers: { ...headers, 'content-type': 'application/json; charset=utf-8' },
+        body: execution.output ?? 'null',
+      };
     } catch (err) {
       if (err instanceof ExecutionError) {
         target.executionArn = err.executionArn;
@@ -183,29 +139,20 @@ export function createStepFunctionsTarget(
     }
   }
 
-  async function read(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-    const state = request.stepgate;
-    const identity = state.identity;
-    const match = state.match;
-    if (!identity || !match) throw new GatewayError('SG_ERR_INTERNAL');
-    const arn = executionArnFromPath(match.route, state.path!, match.params);
-    const check = checkRead(arn, config.stateMachineArn, match.route, identity);
+  async function read(call: ExecutionCall): Promise<Outcome> {
+    const { identity, route, target } = call;
+    const arn = executionIdFromPath(route, call.request.path, call.params);
+    const check = checkRead(arn, config.stateMachineArn, route, identity);
     if (typeof check === 'string') {
-      state.target = { name, type: 'stepfunctions', ...(arn ? { executionArn: arn } : {}), error: check };
+      Object.assign(target, arn ? { executionArn: arn } : {}, { error: check });
       throw notFound();
     }
-    const target: AuditTarget = {
-      name,
-      type: 'stepfunctions',
-      executionArn: check.executionArn,
-      executionName: check.executionName,
-    };
-    state.target = target;
-    state.forwarded = true;
+    Object.assign(target, { executionArn: check.executionArn, executionName: check.executionName });
+    call.markForwarded();
     try {
       const client = await clients.forCaller(identity);
       const out = await describeExecution(client, check.executionArn, timed);
-      return reply.code(200).header('cache-control', 'no-store').send(describeView(out));
+      return { status: 200, headers: { 'cache-control': 'no-store' }, body: describeView(out) };
     } catch (err) {
       if (isGatewayError(err)) {
         target.error =
@@ -220,12 +167,13 @@ export function createStepFunctionsTarget(
     type: 'stepfunctions',
     stateMachineArn: config.stateMachineArn,
     async handle(request, reply) {
+      const call = executionCall(request, deps.audit, { name, type: 'stepfunctions' });
       switch (request.method) {
         case 'POST':
-          return start(request, reply);
+          return sendOutcome(reply, await start(call));
         case 'GET':
         case 'HEAD':
-          return read(request, reply);
+          return sendOutcome(reply, await read(call));
         default:
           // The config refuses other methods on Step Functions routes.
           throw new GatewayError('SG_ERR_NO_ROUTE');

@@ -1,12 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Identity } from '../../../src/identity/types.ts';
-import {
-  buildInput,
-  MAX_INPUT_BYTES,
-  parseJsonBody,
-  sameBody,
-} from '../../../src/targets/stepfunctions/input.ts';
+import { buildInput, MAX_INPUT_BYTES } from '../../../src/targets/stepfunctions/input.ts';
 
 const identity: Identity = {
   issuer: 'ci',
@@ -22,30 +17,6 @@ const identity: Identity = {
   expiresAt: 0,
 };
 const request = { id: 'req-1', method: 'POST', path: '/workflows/deploy', receivedAt: new Date(0) };
-
-describe('request bodies', () => {
-  it('no body is undefined; JSON is parsed', () => {
-    assert.equal(parseJsonBody(undefined, undefined), undefined);
-    assert.equal(parseJsonBody('text/plain', Buffer.alloc(0)), undefined);
-    // Numbers are kept as their source text (exact-json.ts), and written back as they came.
-    assert.equal(JSON.stringify(parseJsonBody('application/json', Buffer.from('{"a":[1.50]}'))), '{"a":[1.50]}');
-    assert.equal(parseJsonBody('application/json', Buffer.from('null')), null);
-    // RFC 8259 §8.1: a parser may ignore a byte order mark.
-    assert.deepEqual(parseJsonBody('application/json', Buffer.from('\ufeff{}')), {});
-  });
-
-  const refused: [string, string | undefined, Buffer, string][] = [
-    ['no content type', undefined, Buffer.from('{}'), 'SG_ERR_UNSUPPORTED_MEDIA_TYPE'],
-    ['text/json', 'text/json', Buffer.from('{}'), 'SG_ERR_UNSUPPORTED_MEDIA_TYPE'],
-    ['application/jsonx', 'application/jsonx', Buffer.from('{}'), 'SG_ERR_UNSUPPORTED_MEDIA_TYPE'],
-    ['utf-16', 'application/json; charset=utf-16', Buffer.from('{}'), 'SG_ERR_UNSUPPORTED_MEDIA_TYPE'],
-    ['truncated', 'application/json', Buffer.from('{"a"'), 'SG_ERR_INVALID_JSON'],
-    ['overlong UTF-8', 'application/json', Buffer.from([0x22, 0xc0, 0xaf, 0x22]), 'SG_ERR_INVALID_JSON'],
-  ];
-  for (const [what, type, body, code] of refused) {
-    it(`refuses ${what}`, () => assert.throws(() => parseJsonBody(type, body), { code }));
-  }
-});
 
 describe('execution input', () => {
   it('the envelope is valid JSON whatever the claims hold', () => {
@@ -73,15 +44,5 @@ describe('execution input', () => {
       code: 'SG_ERR_INPUT_TOO_LARGE',
       status: 413,
     });
-  });
-
-  it('compares bodies as JSON values, ignoring the envelope request part', () => {
-    const stored = buildInput('envelope', { a: 1, b: [1, 2] }, identity, request);
-    assert.ok(sameBody('envelope', stored, { b: [1, 2], a: 1 }));
-    assert.ok(!sameBody('envelope', stored, { a: 1, b: [2, 1] }));
-    assert.ok(!sameBody('envelope', stored, { a: '1', b: [1, 2] }));
-    assert.ok(sameBody('envelope', buildInput('envelope', undefined, identity, request), undefined));
-    assert.ok(sameBody('body', '{"x":1}', { x: 1 }));
-    assert.ok(!sameBody('body', 'not json', { x: 1 }));
   });
 });

@@ -3,12 +3,11 @@ import { describe, it } from 'node:test';
 import {
   base32,
   callerTag,
-  executionArnFor,
   executionName,
   idempotencyKey,
-  parseExecutionArn,
   startedBy,
-} from '../../../src/targets/stepfunctions/naming.ts';
+} from '../../../src/targets/execution/naming.ts';
+import { executionArnFor, parseExecutionArn } from '../../../src/targets/stepfunctions/naming.ts';
 
 const alice = { issuer: 'ci', sub: 'alice' };
 const name = (

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { executionName } from '../../../src/targets/stepfunctions/naming.ts';
+import { executionName } from '../../../src/targets/execution/naming.ts';
 import { listRecentExecutions } from '../../../src/targets/stepfunctions/recent.ts';
 import { startTestStepFunctions, TEST_AWS, type TestStepFunctions } from '../../support/stepfunctions.ts';
 

@@ -1,5 +1,6 @@
 /**
- * JSON that is kept exactly: the body a caller sends is the input an execution gets.
+ * JSON that is kept exactly: the body a caller sends is the input an execution gets, for every
+ * execution target (a Step Functions input, an Argo workflow's parameters and envelope).
  *
  * `JSON.parse` turns `12345678901234567891` into `12345678901234567000` and `1e400` into
  * `Infinity` (then `null`), and keeps the last of two equal keys. Here every number stays the
@@ -148,4 +149,13 @@ export function canonicalExactJson(value: unknown): string {
     .sort()
     .map((key) => `${JSON.stringify(key)}:${canonicalExactJson(record[key])}`);
   return `{${members.join(',')}}`;
+}
+
+/**
+ * A number from `parseExactJson` as it was written (`1.50` stays `1.50`); `undefined` for any
+ * other value. A plain number is one `String` gives back as written (`scanJson` saw to that).
+ */
+export function exactNumberText(value: unknown): string | undefined {
+  if (typeof value === 'number') return String(value);
+  return JSON.isRawJSON(value) ? value.rawJSON : undefined;
 }

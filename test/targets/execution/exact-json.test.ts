@@ -1,7 +1,7 @@
 /** exact-json.ts as tables: what the scan refuses, when numbers need their source text, round trips. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { canonicalExactJson, parseExactJson, scanJson } from '../../../src/targets/stepfunctions/exact-json.ts';
+import { canonicalExactJson, parseExactJson, scanJson } from '../../../src/targets/execution/exact-json.ts';
 
 describe('scanJson', () => {
   const repeated = [
