@@ -1,5 +1,5 @@
 /** Small helpers the service starters share: free ports, waiting for a port, Debian packages. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 
@@ -62,4 +62,19 @@ export function ensureDebianPackages(binary: string, packages: string[], say: (l
   }
   spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { stdio: 'inherit', env });
   return existsSync(binary);
+}
+
+/** Runs a command to its end without blocking the event loop; its output is kept for errors. */
+export function runCommand(command: string, args: string[]): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const keep = (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-20_000);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.once('error', (err) => resolve({ code: 1, output: String(err) }));
+    child.once('close', (code) => resolve({ code: code ?? 1, output }));
+  });
 }

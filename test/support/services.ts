@@ -1,5 +1,5 @@
 /**
- * Services some tests need beyond the project's own: Redis and Chromium. `npm test`
+ * Services some tests need beyond the project's own: Redis, Chromium and Keycloak. `npm test`
  * (scripts/test.ts) finds or starts them and passes their addresses in the environment. Without
  * them a developer's run skips just those tests, saying what and why; in CI (`CI=true`) a
  * missing service fails the run instead, so nothing is skipped there.
@@ -23,4 +23,23 @@ export function redisUrl(t: TestContext): string | undefined {
 /** The Chromium executable for browser tests, or skips the test (outside CI). */
 export function chromiumPath(t: TestContext): string | undefined {
   return requireService(t, 'STEPGATE_TEST_CHROMIUM', 'Chromium');
+}
+
+/** The real Keycloak `npm test` started (scripts/services/keycloak.ts), or skips the test (outside CI). */
+export interface KeycloakService {
+  /** Base URL, `http://127.0.0.1:PORT`; the realm `platform` is `${url}/realms/platform`. */
+  readonly url: string;
+  readonly adminUser: string;
+  readonly adminPassword: string;
+}
+
+/** The Keycloak of this test run (realm `platform` imported), or skips the test (outside CI). */
+export function keycloakUrl(t: TestContext): KeycloakService | undefined {
+  const url = requireService(t, 'STEPGATE_TEST_KEYCLOAK_URL', 'Keycloak');
+  if (!url) return undefined;
+  return {
+    url,
+    adminUser: process.env['STEPGATE_TEST_KEYCLOAK_ADMIN_USER'] ?? 'admin',
+    adminPassword: process.env['STEPGATE_TEST_KEYCLOAK_ADMIN_PASSWORD'] ?? '',
+  };
 }
