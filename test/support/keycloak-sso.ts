@@ -43,7 +43,10 @@ export interface KeycloakSsoStack {
  * Routes: `orders` (GET /api/orders/*, bearer or session, realm role developer), `ops`
  * (GET /api/ops, session, client role stepgate:operator and group oncall).
  */
-export async function startKeycloakSsoStack(kc: KeycloakService, options: KeycloakSsoOptions): Promise<KeycloakSsoStack> {
+export async function startKeycloakSsoStack(
+  kc: KeycloakService,
+  options: KeycloakSsoOptions,
+): Promise<KeycloakSsoStack> {
   const admin = new KeycloakAdmin(kc);
   const port = await freePort();
   const origin = `http://localhost:${port}`;
