@@ -12,6 +12,8 @@ import { type AuditLog, createAuditLog } from './audit/audit-log.ts';
 import type { Config } from './config/schema.ts';
 import { ConfigError } from './errors.ts';
 import { restartOnlyChanges } from './config/reload-check.ts';
+import { ProviderError } from './identity/provider-fetch.ts';
+import { createProviderMonitor } from './identity/provider-monitor.ts';
 import { createBrowserSso } from './identity/sessions/index.ts';
 import { type BearerVerifier, createBearerVerifier } from './identity/verify-bearer.ts';
 import { createMetrics, type GatewayMetrics } from './metrics/metrics.ts';
@@ -109,10 +111,16 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
   });
   // One key for the process: a reload's new verifier fingerprints tokens like the old one.
   const fingerprintKey = config.audit.fingerprintKey ?? randomBytes(32);
+  // Logs every provider failure per issuer (rate-limited) and each recovery once.
+  const providers = createProviderMonitor({ log: () => app.log });
   const newVerifier = (issuers: Config['issuers']) =>
     createBearerVerifier(issuers, {
       fingerprintKey,
-      onJwksRefresh: (issuer, result) => metrics.jwksRefresh.inc({ issuer, result }),
+      onJwksRefresh: (issuer, result, error) => {
+        metrics.jwksRefresh.inc({ issuer, result });
+        if (error instanceof ProviderError) providers.failed(issuer, error);
+        else if (result === 'ok') providers.succeeded(issuer);
+      },
     });
   const publicUrl = config.server.publicUrl ?? `http://${config.server.host}:${config.server.port}`;
   const signer = await createAssertionSigner(publicUrl);
@@ -146,11 +154,12 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
   const liveVerifier: BearerVerifier = {
     verify: (token, allowedIssuers) => live.verifier.verify(token, allowedIssuers),
     isReady: () => live.verifier.isReady(),
+    issuerStatus: () => live.verifier.issuerStatus(),
     cacheStats: () => live.verifier.cacheStats(),
     warm: () => live.verifier.warm(),
     close: () => live.verifier.close(),
   };
-  const sso = config.sso ? createBrowserSso(config, { verifier: liveVerifier }) : undefined;
+  const sso = config.sso ? createBrowserSso(config, { verifier: liveVerifier, monitor: providers }) : undefined;
   // A request is served by one config from start to end: the state live at its first read is
   // pinned to it, so a reload mid-request cannot pair a route of one config with a policy of another.
   const pinned = new WeakMap<FastifyRequest, LiveState>();

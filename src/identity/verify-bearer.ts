@@ -51,11 +51,19 @@ export interface BearerVerifier {
   verify(token: string, allowedIssuers?: readonly string[]): Promise<Identity>;
   /** Every issuer's keys have been fetched at least once (for `/readyz`). */
   isReady(): boolean;
+  /** Per issuer: keys fetched at least once, and why the last fetch failed (if it did). */
+  issuerStatus(): IssuerStatus[];
   /** Entries, hits and misses of the caches of verified and of rejected tokens. */
   cacheStats(): { readonly verified: TokenCacheStats; readonly rejected: TokenCacheStats };
   /** Fetches keys of every issuer that has none (or stale ones); never throws. */
   warm(): Promise<void>;
   close(): void;
+}
+
+export interface IssuerStatus {
+  readonly name: string;
+  readonly ready: boolean;
+  readonly error?: { readonly cause: string; readonly url: string; readonly detail: string } | undefined;
 }
 
 interface IssuerEntry {
@@ -319,6 +327,15 @@ export function createBearerVerifier(
       }
     },
     isReady: () => entries.every((e) => e.keys.isReady()),
+    issuerStatus: () =>
+      entries.map((e) => {
+        const error = e.keys.lastError();
+        return {
+          name: e.config.name,
+          ready: e.keys.isReady(),
+          error: error && { cause: error.kind, url: error.url, detail: error.message },
+        };
+      }),
     cacheStats: () => ({ verified: cache.stats(), rejected: rejections.stats() }),
     async warm() {
       await Promise.all(entries.map((e) => e.keys.warm()));
