@@ -13,14 +13,16 @@ import { ConfigError } from './errors.ts';
 
 const USAGE = `usage:
   stepgate serve [--config FILE]
-  stepgate check [--config FILE]
+  stepgate check [--config FILE] [--online]
   stepgate explain [--config FILE] --method M --path P [--claims FILE.json | --token JWT] [--issuer NAME]
   stepgate policy test FILE [--config FILE]
   stepgate audit verify FILE
   stepgate demo
 
 --config defaults to $STEPGATE_CONFIG, else config/gateway.yaml.
-explain without --claims or --token explains an anonymous request.`;
+explain without --claims or --token explains an anonymous request.
+check --online also asks every issuer for its discovery document and keys (and, with sso or
+introspection, checks the client's endpoints and credentials); exit 2 when one fails.`;
 
 class UsageError extends Error {}
 
@@ -28,7 +30,7 @@ function defaultConfigPath(): string {
   return process.env['STEPGATE_CONFIG'] || 'config/gateway.yaml';
 }
 
-type StringOptions = Record<string, { type: 'string' }>;
+type StringOptions = Record<string, { type: 'string' } | { type: 'boolean' }>;
 
 /**
  * Parses `args` with `--config` and `extra`; refuses unknown options and more than `maxPositionals`
@@ -65,11 +67,13 @@ async function run(command: string | undefined, rest: string[]): Promise<number>
       return -1;
     }
     case 'check': {
-      const { values } = options(rest);
+      const { values } = options(rest, { online: { type: 'boolean' } });
       const file = values.config ?? defaultConfigPath();
-      loadConfigFile(file);
+      const config = loadConfigFile(file);
       process.stdout.write(`${file}: valid\n`);
-      return 0;
+      if (!values.online) return 0;
+      const { checkOnline } = await import('./commands/check-online.ts');
+      return (await checkOnline(config, (line) => process.stdout.write(`${line}\n`))) ? 0 : 2;
     }
     case 'explain': {
       const { values } = options(rest, {

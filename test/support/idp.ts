@@ -51,6 +51,8 @@ export interface StartIdpOptions {
   readonly clients?: readonly IdpClient[];
   /** Lifetime of access tokens (default 300 s). */
   readonly accessTokenTtlSeconds?: number;
+  /** Where the issuer lives (see `startEmbeddedIdp`). */
+  readonly path?: string;
   /** Browser users (authorization code flow on oidc-provider's login and consent pages). */
   readonly users?: readonly IdpUser[];
 }

@@ -12,7 +12,7 @@ import { type EchoUpstream, startEchoUpstream } from '../../src/dev/upstream.ts'
 import { startGateway, type TestGateway } from './gateway.ts';
 import { issuerOf, KeycloakAdmin } from './keycloak.ts';
 import type { KeycloakService } from './services.ts';
-import { COOKIE_SECRET, freePort } from './sso.ts';
+import { COOKIE_SECRET, type CookieJar, freePort } from './sso.ts';
 
 export interface KeycloakSsoOptions {
   readonly store: 'cookie' | 'redis';
@@ -114,4 +114,37 @@ export async function logInAtKeycloak(page: Page, user: { username: string; pass
   await page.fill('#username', user.username);
   await page.fill('#password', user.password);
   await page.click('#kc-login');
+}
+
+/**
+ * A browserless login through Keycloak's login form over HTTP: starts at `start` on the gateway,
+ * follows redirects to Keycloak, posts the form, and returns the callback URL Keycloak sends the
+ * browser to (not followed), so a test can look at what the gateway answers it.
+ */
+export async function keycloakLoginUntilCallback(
+  jar: CookieJar,
+  origin: string,
+  start: string,
+  user: { username: string; password: string },
+): Promise<string> {
+  let url = new URL(start, origin).href;
+  for (let step = 0; step < 10; step++) {
+    if (url.startsWith(origin) && new URL(url).pathname === '/.stepgate/callback') return url;
+    const response = await jar.fetch(url, { headers: { accept: 'text/html' } });
+    if (response.status >= 300 && response.status < 400) {
+      url = new URL(response.headers.get('location') ?? '', url).href;
+      continue;
+    }
+    const html = await response.text();
+    const action = /<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"/.exec(html)?.[1];
+    if (!action) throw new Error(`login walk stopped at ${url}: ${response.status} ${html.slice(0, 300)}`);
+    const posted = await jar.fetch(action.replaceAll('&amp;', '&'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+      body: new URLSearchParams({ username: user.username, password: user.password, credentialId: '' }),
+    });
+    if (posted.status < 300 || posted.status >= 400) throw new Error(`Keycloak's form answered ${posted.status}`);
+    url = new URL(posted.headers.get('location') ?? '', url).href;
+  }
+  throw new Error('login walk did not reach the callback');
 }
