@@ -116,6 +116,8 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
   const newVerifier = (issuers: Config['issuers']) =>
     createBearerVerifier(issuers, {
       fingerprintKey,
+      redis: config.redis,
+      onIntrospectionError: (issuer, error) => providers.failed(issuer, error),
       onJwksRefresh: (issuer, result, error) => {
         metrics.jwksRefresh.inc({ issuer, result });
         if (error instanceof ProviderError) providers.failed(issuer, error);
@@ -155,6 +157,9 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     verify: (token, allowedIssuers) => live.verifier.verify(token, allowedIssuers),
     isReady: () => live.verifier.isReady(),
     issuerStatus: () => live.verifier.issuerStatus(),
+    get acceptsOpaque() {
+      return live.verifier.acceptsOpaque;
+    },
     cacheStats: () => live.verifier.cacheStats(),
     warm: () => live.verifier.warm(),
     close: () => live.verifier.close(),

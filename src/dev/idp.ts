@@ -80,6 +80,11 @@ export interface EmbeddedIdpOptions {
   readonly audience?: string;
   /** Lifetime of access tokens (default 300 s). */
   readonly accessTokenTtlSeconds?: number;
+  /**
+   * `jwt` (default) or `opaque`: reference tokens that only the IdP's introspection endpoint
+   * (RFC 7662, `<issuer>/token/introspection`, open to every confidential client) can read.
+   */
+  readonly accessTokenFormat?: 'jwt' | 'opaque';
   /** Sees every request first; returns true when it answered it (tests: outages, counters). */
   readonly intercept?: (req: IncomingMessage, res: ServerResponse) => boolean;
   /** Told the grant type of every token issued (tests count refreshes). */
@@ -251,6 +256,10 @@ function providerConfig(options: EmbeddedIdpOptions, audience: string, key: Sign
       devInteractions: { enabled: browser },
       backchannelLogout: { enabled: clients.some((c) => c.backchannelLogoutUri) },
       clientCredentials: { enabled: true },
+      introspection: {
+        enabled: options.accessTokenFormat === 'opaque',
+        allowedPolicy: (_ctx: unknown, client: { clientAuthMethod: string }) => client.clientAuthMethod !== 'none',
+      },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => RESOURCE,
@@ -260,7 +269,7 @@ function providerConfig(options: EmbeddedIdpOptions, audience: string, key: Sign
           return {
             scope: byId.get(client.clientId)?.scope ?? '',
             audience,
-            accessTokenFormat: 'jwt',
+            accessTokenFormat: options.accessTokenFormat ?? 'jwt',
             accessTokenTTL: ttl,
             jwt: { sign: { alg: key.alg } },
           };
