@@ -89,7 +89,7 @@ export function createIntrospector(issuer: IssuerConfig, options: IntrospectorOp
   const memory = new Map<string, { result: Result; until: number }>();
   const sealer = createSealer(deriveKey(config.clientSecret, 'introspection cache v1'));
   const redis: Redis | undefined = options.redis
-    ? createRedisClient({ url: options.redis.url, keyPrefix: options.redis.keyPrefix, commandTimeoutMs: 500, lazyConnect: true })
+    ? createRedisClient({ ...options.redis, commandTimeoutMs: 500, lazyConnect: true })
     : undefined;
   let endpoint: Promise<string> | undefined = config.endpoint ? Promise.resolve(config.endpoint) : undefined;
   const inFlight = new Map<string, Promise<Result>>();
