@@ -24,7 +24,14 @@ import * as oidc from 'openid-client';
 import type { IssuerConfig } from '../config/schema.ts';
 import { GatewayError, isGatewayError } from '../errors.ts';
 import type { IssuerKeys } from './issuer-keys.ts';
-import { createProviderFetch, discoveryUrl, issuerMismatch, ProviderError, toProviderError } from './provider-fetch.ts';
+import {
+  createProviderFetch,
+  discoveryUrl,
+  fetchProviderJson,
+  issuerMismatch,
+  ProviderError,
+  toProviderError,
+} from './provider-fetch.ts';
 
 export interface SsoClientOptions {
   readonly issuer: IssuerConfig;
@@ -76,6 +83,7 @@ export interface SsoClient {
 }
 
 const INVALID_GRANT = 'invalid_grant';
+const REACHABLE_FOR_MS = 10_000;
 
 function isNetworkError(err: unknown): boolean {
   for (let e: unknown = err; e instanceof Error; e = e.cause) {
@@ -203,6 +211,7 @@ export function createSsoClient(options: SsoClientOptions): SsoClient {
         const mismatch = issuerMismatch(options.issuer.issuer, config.serverMetadata().issuer);
         if (mismatch) throw discoveryFailed(new ProviderError('issuer_mismatch', discoveryUrl(options.issuer.issuer), mismatch));
         config.timeout = timeout;
+        answeredAt = Date.now();
         return config;
       })
       .catch((err: unknown) => {
@@ -212,9 +221,26 @@ export function createSsoClient(options: SsoClientOptions): SsoClient {
     return configuration;
   }
 
+  /**
+   * Before a browser is sent to the IdP, the IdP must answer (its discovery document, at most
+   * every 10 s): a stopped IdP is a page here saying so, not a browser error at an address the
+   * person cannot do anything about.
+   */
+  let answeredAt = Number.NEGATIVE_INFINITY;
+  async function checkReachable(): Promise<void> {
+    if (Date.now() - answeredAt < REACHABLE_FOR_MS) return;
+    try {
+      await fetchProviderJson(fetchFn, discoveryUrl(options.issuer.issuer), AbortSignal.timeout(timeout * 1000));
+    } catch (err) {
+      throw discoveryFailed(err);
+    }
+    answeredAt = Date.now();
+  }
+
   return {
     async beginLogin() {
       const config = await discover();
+      await checkReachable();
       const checks = {
         state: oidc.randomState(),
         nonce: oidc.randomNonce(),
