@@ -77,14 +77,18 @@ async function checkSsoClient(fetchFn: ProviderFetch, doc: Record<string, unknow
   endpoint(doc, 'authorization_endpoint');
   const token = endpoint(doc, 'token_endpoint');
   if (!sso.clientSecret) return { ok: true, what, detail: `authorization and token endpoints at ${token}` };
-  // A grant the login client need not have: the answer still tells whether its credentials are good.
+  // A code that does not exist: the IdP authenticates the client first (RFC 6749 §3.2.1), so
+  // `invalid_grant` means the id and secret were accepted; a refused client is `invalid_client`
+  // (Keycloak says `unauthorized_client`).
   const { status, body } = await postForm(fetchFn, token, { id: sso.clientId, secret: sso.clientSecret }, {
-    grant_type: 'client_credentials',
+    grant_type: 'authorization_code',
+    code: 'stepgate-check-online-probe',
+    redirect_uri: `${config.server.publicUrl ?? ''}/.stepgate/callback`,
   });
-  if (body['error'] === 'invalid_client') {
-    return { ok: false, what, detail: `${token} refused the client id or secret (invalid_client)` };
+  if (body['error'] !== 'invalid_grant') {
+    const why = typeof body['error'] === 'string' ? `${body['error']}: ${String(body['error_description'] ?? '')}` : `HTTP ${status}`;
+    return { ok: false, what, detail: `${token} refused the client id or secret (${why.trim()})` };
   }
-  if (status >= 500) return { ok: false, what, detail: `${token} answered HTTP ${status}` };
   return { ok: true, what, detail: `${token} accepts its credentials` };
 }
 
