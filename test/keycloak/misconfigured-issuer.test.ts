@@ -31,7 +31,8 @@ describe('an issuer configured with a trailing slash Keycloak does not have', ()
     const right = issuerOf(kc);
     const gateway = await startGateway({ issuers: [{ name: 'keycloak', issuer: `${right}/`, audiences: ['stepgate'] }], targets, routes });
     try {
-      let body: { status: string; issuers: Record<string, { ready: boolean; error?: { cause: string; detail: string } }> } | undefined;
+      type Status = { ready: boolean; error?: { cause: string; detail: string } };
+      let body: { status: string; issuers: Record<string, Status> } | undefined;
       for (let i = 0; i < 100 && !body?.issuers['keycloak']?.error; i++) {
         const res = await fetch(`${gateway.adminUrl}/readyz`);
         assert.equal(res.status, 503);
