@@ -62,6 +62,8 @@ function jobClaims(overrides: Record<string, unknown> = {}): Record<string, unkn
   return claims;
 }
 
+const ago = (seconds: number) => Math.floor(Date.now() / 1000) - seconds;
+
 const sign = (claims: Record<string, unknown>) =>
   github.sign(claims, { typ: 'JWT', x5t: 'cEKO5aPkJ6cZ6T4qXo9LqhO2uwU', kid: github.key.kid });
 
@@ -121,7 +123,7 @@ describe('docs/github-actions.md, tried with GitHub-shaped tokens', () => {
     ['asked for another audience', { aud: 'sts.amazonaws.com' }, 'SG_ERR_WRONG_AUDIENCE', /audience/],
     [
       'is older than its 5 minutes',
-      { iat: Math.floor(Date.now() / 1000) - 400, nbf: Math.floor(Date.now() / 1000) - 400, exp: Math.floor(Date.now() / 1000) - 100 },
+      { iat: ago(400), nbf: ago(400), exp: ago(100) },
       'SG_ERR_TOKEN_EXPIRED',
       /expired/,
     ],
