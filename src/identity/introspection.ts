@@ -33,8 +33,6 @@ export interface IntrospectorOptions {
   readonly fetchTimeoutMs?: number | undefined;
   /** Told when the endpoint (or discovery) fails, for logs. */
   readonly onError?: ((error: ProviderError) => void) | undefined;
-  /** Told after each call to the endpoint (tests count them). */
-  readonly onCall?: (() => void) | undefined;
   /** In-memory entries at most (default 10 000). */
   readonly maxEntries?: number | undefined;
 }
@@ -126,7 +124,6 @@ export function createIntrospector(issuer: IssuerConfig, options: IntrospectorOp
         headers: { authorization, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
         body: new URLSearchParams({ token, token_type_hint: 'access_token' }),
       });
-      options.onCall?.();
       const text = await response.text();
       if (response.status !== 200) throw new ProviderError('http_status', url, `POST ${url} answered HTTP ${response.status}`);
       let body: unknown;

@@ -27,6 +27,7 @@ import type { IssuerKeys } from './issuer-keys.ts';
 import {
   createProviderFetch,
   discoveryUrl,
+  fetchDiscovery,
   fetchProviderJson,
   issuerMismatch,
   ProviderError,
@@ -188,8 +189,19 @@ export function createSsoClient(options: SsoClientOptions): SsoClient {
   const fetchFn = createProviderFetch(options.issuer.caFile);
   let configuration: Promise<oidc.Configuration> | undefined;
 
-  const discoveryFailed = (err: unknown): GatewayError => {
-    const failure = toProviderError(err, discoveryUrl(options.issuer.issuer));
+  /**
+   * Why discovery failed, in the words the bearer side uses: openid-client's own errors (an
+   * issuer it compares as a URL, a document it refuses) are explained by fetching the document
+   * the gateway's way.
+   */
+  const discoveryFailed = async (err: unknown): Promise<GatewayError> => {
+    let failure = err instanceof ProviderError ? err : toProviderError(err, discoveryUrl(options.issuer.issuer));
+    if (!(err instanceof ProviderError) && !isNetworkError(err)) {
+      failure = await fetchDiscovery(fetchFn, options.issuer.issuer, AbortSignal.timeout(timeout * 1000)).then(
+        () => failure,
+        (explained: unknown) => (explained instanceof ProviderError ? explained : failure),
+      );
+    }
     options.onDiscoveryError?.(failure);
     return new GatewayError('SG_ERR_IDP_UNAVAILABLE', `sign-in is unavailable: ${failure.message}`, { cause: err });
   };
@@ -204,12 +216,14 @@ export function createSsoClient(options: SsoClientOptions): SsoClient {
         // Plain http only on loopback: the config schema refuses it elsewhere.
         ...(issuerUrl.protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : {}),
       })
-      .catch((err: unknown) => {
-        throw discoveryFailed(err);
+      .catch(async (err: unknown) => {
+        throw await discoveryFailed(err);
       })
-      .then((config) => {
+      .then(async (config) => {
         const mismatch = issuerMismatch(options.issuer.issuer, config.serverMetadata().issuer);
-        if (mismatch) throw discoveryFailed(new ProviderError('issuer_mismatch', discoveryUrl(options.issuer.issuer), mismatch));
+        if (mismatch) {
+          throw await discoveryFailed(new ProviderError('issuer_mismatch', discoveryUrl(options.issuer.issuer), mismatch));
+        }
         config.timeout = timeout;
         answeredAt = Date.now();
         return config;
@@ -232,7 +246,7 @@ export function createSsoClient(options: SsoClientOptions): SsoClient {
     try {
       await fetchProviderJson(fetchFn, discoveryUrl(options.issuer.issuer), AbortSignal.timeout(timeout * 1000));
     } catch (err) {
-      throw discoveryFailed(err);
+      throw await discoveryFailed(err);
     }
     answeredAt = Date.now();
   }

@@ -46,8 +46,6 @@ export interface BearerVerifierOptions {
   /** Shares introspection results between replicas (issuers with `introspection`). */
   readonly redis?: { readonly url: string; readonly keyPrefix: string } | undefined;
   readonly onIntrospectionError?: ((issuer: string, error: ProviderError) => void) | undefined;
-  /** Told after each call to an introspection endpoint (tests count them). */
-  readonly onIntrospectionCall?: (() => void) | undefined;
 }
 
 export interface BearerVerifier {
@@ -243,6 +241,7 @@ export function createBearerVerifier(
   const allAlgorithms = new Set<string>();
   /** The one issuer that introspects opaque tokens (the config allows one at most). */
   let opaque: { readonly config: IssuerConfig; readonly introspector: Introspector } | undefined;
+  const introspectors: Introspector[] = [];
   for (const config of issuers) {
     if (byIss.has(config.issuer)) {
       throw new TypeError(
@@ -255,10 +254,12 @@ export function createBearerVerifier(
           redis: options.redis,
           now: options.now,
           onError: (error) => options.onIntrospectionError?.(config.name, error),
-          onCall: options.onIntrospectionCall,
         })
       : undefined;
-    if (introspector) opaque ??= { config, introspector };
+    if (introspector) {
+      introspectors.push(introspector);
+      opaque ??= { config, introspector };
+    }
     byIss.set(config.issuer, {
       config,
       introspector: config.introspection?.tokens === 'all' ? introspector : undefined,
@@ -400,8 +401,7 @@ export function createBearerVerifier(
       cache.clear();
       rejections.clear();
       for (const e of entries) e.keys.close();
-      void opaque?.introspector.close();
-      for (const e of entries) if (e.introspector !== opaque?.introspector) void e.introspector?.close();
+      for (const introspector of introspectors) void introspector.close();
     },
   };
 }

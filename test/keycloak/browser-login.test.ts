@@ -13,24 +13,17 @@ import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../support/browser.ts';
 import type { KeycloakAdmin } from '../support/keycloak.ts';
 import { type KeycloakSsoStack, logInAtKeycloak, startKeycloakSsoStack } from '../support/keycloak-sso.ts';
-import { chromiumPath, keycloakUrl, redisUrl } from '../support/services.ts';
+import { chromiumPath, keycloakService, keycloakUrl, redisUrl } from '../support/services.ts';
 
 let browser: Browser | undefined;
 let stack: KeycloakSsoStack | undefined;
 
 before(async () => {
-  const url = process.env['STEPGATE_TEST_KEYCLOAK_URL'];
+  const kc = keycloakService();
   const redis = process.env['STEPGATE_TEST_REDIS_URL'];
-  if (!url || !redis || !process.env['STEPGATE_TEST_CHROMIUM']) return;
+  if (!kc || !redis || !process.env['STEPGATE_TEST_CHROMIUM']) return;
   browser = await launchChromium();
-  stack = await startKeycloakSsoStack(
-    {
-      url,
-      adminUser: process.env['STEPGATE_TEST_KEYCLOAK_ADMIN_USER'] ?? 'admin',
-      adminPassword: process.env['STEPGATE_TEST_KEYCLOAK_ADMIN_PASSWORD'] ?? '',
-    },
-    { store: 'redis', redisUrl: redis },
-  );
+  stack = await startKeycloakSsoStack(kc, { store: 'redis', redisUrl: redis });
 });
 
 after(async () => {

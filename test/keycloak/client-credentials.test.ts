@@ -9,16 +9,16 @@ import { after, before, describe, it } from 'node:test';
 import { type EchoedRequest, type EchoUpstream, startEchoUpstream } from '../../src/dev/upstream.ts';
 import { startGateway, type TestGateway, waitReady } from '../support/gateway.ts';
 import { claimsOf, clientCredentials, issuerOf, KeycloakAdmin, uniqueName } from '../support/keycloak.ts';
-import { keycloakUrl } from '../support/services.ts';
+import { keycloakService, keycloakUrl } from '../support/services.ts';
 
 let upstream: EchoUpstream;
 let gateway: TestGateway;
 let issuer: string;
 
 before(async () => {
-  const url = process.env['STEPGATE_TEST_KEYCLOAK_URL'];
-  if (!url) return;
-  issuer = issuerOf({ url });
+  const kc = keycloakService();
+  if (!kc) return;
+  issuer = issuerOf(kc);
   upstream = await startEchoUpstream();
   gateway = await startGateway({
     issuers: [{ name: 'keycloak', issuer, audiences: ['stepgate'], preset: 'keycloak' }],

@@ -10,25 +10,22 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { clientCredentials, issuerOf } from '../support/keycloak.ts';
 import { type KeycloakSsoStack, startKeycloakSsoStack } from '../support/keycloak-sso.ts';
-import { keycloakUrl } from '../support/services.ts';
+import { keycloakService, keycloakUrl } from '../support/services.ts';
 import { startTcpForwarder, type TcpForwarder } from '../support/tcp-forwarder.ts';
 
 let forwarder: TcpForwarder;
 let stack: KeycloakSsoStack;
 
 before(async () => {
-  const url = process.env['STEPGATE_TEST_KEYCLOAK_URL'];
-  if (!url) return;
-  forwarder = await startTcpForwarder(Number(new URL(url).port));
-  stack = await startKeycloakSsoStack(
-    {
-      url,
-      adminUser: process.env['STEPGATE_TEST_KEYCLOAK_ADMIN_USER'] ?? 'admin',
-      adminPassword: process.env['STEPGATE_TEST_KEYCLOAK_ADMIN_PASSWORD'] ?? '',
-    },
-    // Refetch quickly, so the outage is tried (and logged) within the test.
-    { store: 'cookie', keycloakBase: forwarder.url, issuerConfig: { jwksCooldownSeconds: 1 } },
-  );
+  const kc = keycloakService();
+  if (!kc) return;
+  forwarder = await startTcpForwarder(Number(new URL(kc.url).port));
+  // Refetch quickly, so the outage is tried (and logged) within the test.
+  stack = await startKeycloakSsoStack(kc, {
+    store: 'cookie',
+    keycloakBase: forwarder.url,
+    issuerConfig: { jwksCooldownSeconds: 1 },
+  });
 });
 
 after(async () => {

@@ -11,6 +11,7 @@ import { stringify } from 'yaml';
 import { stepgate, tempDir } from '../cli/run-cli.ts';
 import { startGateway } from '../support/gateway.ts';
 import { clientSecret, issuerOf } from '../support/keycloak.ts';
+import { startKeycloakSsoStack } from '../support/keycloak-sso.ts';
 import { keycloakUrl } from '../support/services.ts';
 import { COOKIE_SECRET, freePort } from '../support/sso.ts';
 
@@ -52,6 +53,19 @@ describe('an issuer configured with a trailing slash Keycloak does not have', ()
       assert.match(logged!.msg, /trailing slash/);
     } finally {
       await gateway.close();
+    }
+  });
+
+  it('refuses a browser login with a page naming the slash', async (t) => {
+    const kc = keycloakUrl(t);
+    if (!kc) return;
+    const stack = await startKeycloakSsoStack(kc, { store: 'cookie', issuer: `${issuerOf(kc)}/` });
+    try {
+      const res = await fetch(`${stack.origin}/.stepgate/login?rd=/`, { headers: { accept: 'text/html' }, redirect: 'manual' });
+      assert.equal(res.status, 503);
+      assert.match(await res.text(), /differ only by a trailing slash/);
+    } finally {
+      await stack.close();
     }
   });
 

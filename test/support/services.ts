@@ -33,13 +33,18 @@ export interface KeycloakService {
   readonly adminPassword: string;
 }
 
-/** The Keycloak of this test run (realm `platform` imported), or skips the test (outside CI). */
-export function keycloakUrl(t: TestContext): KeycloakService | undefined {
-  const url = requireService(t, 'STEPGATE_TEST_KEYCLOAK_URL', 'Keycloak');
+/** The Keycloak of this test run, if any, without skipping (for `before` hooks). */
+export function keycloakService(): KeycloakService | undefined {
+  const url = process.env['STEPGATE_TEST_KEYCLOAK_URL'];
   if (!url) return undefined;
   return {
     url,
     adminUser: process.env['STEPGATE_TEST_KEYCLOAK_ADMIN_USER'] ?? 'admin',
     adminPassword: process.env['STEPGATE_TEST_KEYCLOAK_ADMIN_PASSWORD'] ?? '',
   };
+}
+
+/** The Keycloak of this test run (realm `platform` imported), or skips the test (outside CI). */
+export function keycloakUrl(t: TestContext): KeycloakService | undefined {
+  return requireService(t, 'STEPGATE_TEST_KEYCLOAK_URL', 'Keycloak') ? keycloakService() : undefined;
 }
