@@ -21,7 +21,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { JWTPayload } from 'jose';
-import type { IssuerConfig } from '../config/schema.ts';
+import { type IssuerConfig, isSecureOrLoopback } from '../config/schema.ts';
 import { GatewayError } from '../errors.ts';
 import { createRedisClient } from '../redis.ts';
 import { createProviderFetch, discoveryUrl, fetchDiscovery, ProviderError, toProviderError } from './provider-fetch.ts';
@@ -103,6 +103,10 @@ export function createIntrospector(issuer: IssuerConfig, options: IntrospectorOp
         const url = doc['introspection_endpoint'];
         if (typeof url !== 'string' || !URL.canParse(url)) {
           throw new ProviderError('bad_document', discoveryUrl(issuer.issuer), 'the discovery document has no introspection_endpoint');
+        }
+        // Tokens are sent there: https only (http on loopback), as for every issuer URL.
+        if (!isSecureOrLoopback(url)) {
+          throw new ProviderError('bad_document', discoveryUrl(issuer.issuer), `the introspection_endpoint ${url} must be https`);
         }
         return url;
       })
