@@ -29,7 +29,7 @@ import type { Service } from './types.ts';
 import { commandPath, ensureDebianPackages, freePort, runCommand, waitFor } from './util.ts';
 
 /** A 26.x that Maven Central serves (see .library/env/packages/maven-partial.tsv). */
-export const KEYCLOAK_VERSION = '26.5.6';
+const KEYCLOAK_VERSION = '26.5.6';
 const ARTIFACT = `org.keycloak:keycloak-quarkus-dist:${KEYCLOAK_VERSION}:zip`;
 /** The build options `start-dev` is run with: they key the cached augmentation. */
 const BUILD_OPTIONS = ['--health-enabled=true'];
@@ -37,7 +37,7 @@ const BOOT_TIMEOUT_MS = 240_000;
 const ADMIN_USER = 'admin';
 
 /** Lifetimes of the test copy of the realm, in seconds: refresh and expiry tests take seconds. */
-export const TEST_REALM_LIFETIMES = { accessTokenLifespan: 10 } as const;
+const TEST_REALM_LIFETIMES = { accessTokenLifespan: 10 } as const;
 
 /** The deploy realm with the test lifetimes; everything else exactly as in the file. */
 export function testRealm(deployRealm: Record<string, unknown>): Record<string, unknown> {

@@ -24,7 +24,7 @@ interface Outage {
 }
 
 /** One minute between repeats of the same failure. */
-export const DEFAULT_REPEAT_MS = 60_000;
+const DEFAULT_REPEAT_MS = 60_000;
 
 export function createProviderMonitor(options: {
   readonly log: () => ProviderLog;

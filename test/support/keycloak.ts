@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { KeycloakService } from './services.ts';
 
 export const REALM = 'platform';
-export const REALM_FILE = join(import.meta.dirname, '..', '..', 'deploy', 'keycloak', 'stepgate-realm.json');
+const REALM_FILE = join(import.meta.dirname, '..', '..', 'deploy', 'keycloak', 'stepgate-realm.json');
 
 /** The realm as the deploy file defines it (clients, users, roles, groups, scopes). */
 export interface RealmFile {
@@ -36,13 +36,6 @@ export function clientSecret(clientId: string): string {
   return client.secret;
 }
 
-/** A user's password from the realm file. */
-export function userPassword(username: string): string {
-  const user = realmFile().users.find((u) => u.username === username);
-  const password = user?.credentials?.[0]?.value;
-  if (!password) throw new Error(`no user ${username} with a password in the realm file`);
-  return password;
-}
 
 export interface TokenResponse {
   readonly access_token: string;
@@ -126,9 +119,6 @@ export class KeycloakAdmin {
     await this.call('POST', '', { ...realmFile(), realm: name, ...changes });
   }
 
-  async deleteRealm(name: string): Promise<void> {
-    await this.call('DELETE', `/${name}`).catch(() => undefined);
-  }
 
   /**
    * A browser-login client for a gateway at `origin`: the realm file's `stepgate` client (same
