@@ -36,7 +36,6 @@ export function clientSecret(clientId: string): string {
   return client.secret;
 }
 
-
 export interface TokenResponse {
   readonly access_token: string;
   readonly expires_in: number;
@@ -118,7 +117,6 @@ export class KeycloakAdmin {
   async createRealmCopy(name: string, changes: Record<string, unknown> = {}): Promise<void> {
     await this.call('POST', '', { ...realmFile(), realm: name, ...changes });
   }
-
 
   /**
    * A browser-login client for a gateway at `origin`: the realm file's `stepgate` client (same
