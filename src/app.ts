@@ -15,6 +15,8 @@ import type { Config } from './config/schema.ts';
 import { ConfigError } from './errors.ts';
 import { createLogDestination } from './logger.ts';
 import { restartOnlyChanges } from './config/reload-check.ts';
+import { ProviderError } from './identity/provider-fetch.ts';
+import { createProviderMonitor } from './identity/provider-monitor.ts';
 import { createBrowserSso } from './identity/sessions/index.ts';
 import { type BearerVerifier, createBearerVerifier } from './identity/verify-bearer.ts';
 import { createMetrics, type GatewayMetrics } from './metrics/metrics.ts';
@@ -96,10 +98,18 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
   });
   // One key for the process: a reload's new verifier fingerprints tokens like the old one.
   const fingerprintKey = config.audit.fingerprintKey ?? randomBytes(32);
+  // Logs every provider failure per issuer (rate-limited) and each recovery once.
+  const providers = createProviderMonitor({ log: () => app.log });
   const newVerifier = (issuers: Config['issuers']) =>
     createBearerVerifier(issuers, {
       fingerprintKey,
-      onJwksRefresh: (issuer, result) => metrics.jwksRefresh.inc({ issuer, result }),
+      redis: config.redis,
+      onIntrospectionError: (issuer, error) => providers.failed(issuer, error),
+      onJwksRefresh: (issuer, result, error) => {
+        metrics.jwksRefresh.inc({ issuer, result });
+        if (error instanceof ProviderError) providers.failed(issuer, error);
+        else if (result === 'ok') providers.succeeded(issuer);
+      },
     });
   const publicUrl = config.server.publicUrl ?? `http://${config.server.host}:${config.server.port}`;
   // Throws ConfigError when a key file went missing or bad since the config was checked.
@@ -147,11 +157,15 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
   const liveVerifier: BearerVerifier = {
     verify: (token, allowedIssuers) => live.verifier.verify(token, allowedIssuers),
     isReady: () => live.verifier.isReady(),
+    issuerStatus: () => live.verifier.issuerStatus(),
+    get acceptsOpaque() {
+      return live.verifier.acceptsOpaque;
+    },
     cacheStats: () => live.verifier.cacheStats(),
     warm: () => live.verifier.warm(),
     close: () => live.verifier.close(),
   };
-  const sso = config.sso ? createBrowserSso(config, { verifier: liveVerifier }) : undefined;
+  const sso = config.sso ? createBrowserSso(config, { verifier: liveVerifier, monitor: providers }) : undefined;
   // A request is served by one config from start to end: the state live at its first read is
   // pinned to it, so a reload mid-request cannot pair a route of one config with a policy of another.
   const pinned = new WeakMap<FastifyRequest, LiveState>();

@@ -29,7 +29,7 @@ function defaultConfigPath(): string {
   return process.env['STEPGATE_CONFIG'] || 'config/gateway.yaml';
 }
 
-type StringOptions = Record<string, { type: 'string' }>;
+type StringOptions = Record<string, { type: 'string' } | { type: 'boolean' }>;
 
 /**
  * Parses `args` with `--config` and `extra`; refuses unknown options and more than `maxPositionals`
@@ -83,12 +83,14 @@ async function run(command: string | undefined, rest: string[]): Promise<number>
       return -1;
     }
     case 'check': {
-      const { values } = options(rest);
+      const { values } = options(rest, { online: { type: 'boolean' } });
       const file = values.config ?? defaultConfigPath();
       const config = loadConfigFile(file);
       process.stdout.write(`${file}: valid\n`);
       for (const warning of configWarnings(config)) process.stderr.write(`warning: ${warning.path}: ${warning.message}\n`);
-      return 0;
+      if (!values.online) return 0;
+      const { checkOnline } = await import('./commands/check-online.ts');
+      return (await checkOnline(config, (line) => process.stdout.write(`${line}\n`))) ? 0 : 2;
     }
     case 'explain': {
       const { values } = options(rest, {

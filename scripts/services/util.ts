@@ -69,7 +69,7 @@ export function ensureDebianPackages(binary: string, packages: string[], say: (l
   return existsSync(binary);
 }
 
-/** Runs a command to completion without a terminal; resolves with its exit code and output. */
+/** Runs a command to its end without blocking the event loop; the last 20 kB of output are kept for errors. */
 export function runQuiet(
   command: string,
   args: readonly string[],
@@ -78,8 +78,11 @@ export function runQuiet(
   return new Promise((resolve) => {
     const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const keep = (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-20_000);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
     child.once('error', (err) => resolve({ code: 1, output: String(err) }));
     child.once('close', (code) => resolve({ code: code ?? 1, output }));
   });

@@ -5,7 +5,7 @@
 
 export const USAGE = `usage:
   stepgate serve [--config FILE]
-  stepgate check [--config FILE]
+  stepgate check [--config FILE] [--online]
   stepgate explain [--config FILE] --method M --path P [--claims FILE.json | --token JWT] [--issuer NAME]
   stepgate policy test FILE [--config FILE]
   stepgate audit verify FILE [--key PUBLIC_KEY_FILE]
@@ -32,14 +32,17 @@ up to server.shutdownGraceMs, flushes the audit log and exits 0.
 ${CONFIG}
 
 exit: 0 stopped by a signal; 2 the config is invalid`,
-  check: `usage: stepgate check [--config FILE]
+  check: `usage: stepgate check [--config FILE] [--online]
 
 Validates a config and lists every problem with its key path (routes[1].alow: unknown key), then
 warnings about a valid config that would misbehave in production (assertion.keys: not set).
+With --online it also asks every issuer for its discovery document and keys (and, with sso or
+introspection, checks the client's endpoints and credentials), one line per check.
 
 ${CONFIG}
+  --online        also fetch every issuer's discovery document and keys
 
-exit: 0 valid (warnings on stderr); 2 invalid`,
+exit: 0 valid (warnings on stderr); 2 invalid, or an online check failed`,
   explain: `usage: stepgate explain [--config FILE] --method M --path P [--claims FILE.json | --token JWT] [--issuer NAME]
 
 Prints the canonical path, the route, the caller and the decision with its reason, sending

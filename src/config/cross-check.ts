@@ -2,6 +2,8 @@
  * Checks that span keys: names that must exist, policies that must say something, URLs that must
  * be https. Returns every problem; never throws.
  */
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { ConfigProblem } from '../errors.ts';
 import { loadCheckpointKey } from './checkpoint-key.ts';
@@ -63,6 +65,22 @@ function uniqueNames(items: readonly { name: string }[], key: string, problems: 
   });
 }
 
+/** A readable PEM file holding at least one certificate, or why not. */
+function caFileProblem(path: string): string | undefined {
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (err) {
+    return `cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
+  }
+  try {
+    new X509Certificate(pem);
+  } catch {
+    return 'holds no PEM certificate';
+  }
+  return undefined;
+}
+
 export function crossCheck(config: Config): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const issuerNames = new Set(config.issuers.map((i) => i.name));
@@ -79,13 +97,20 @@ export function crossCheck(config: Config): ConfigProblem[] {
       });
     }
     seenIss.set(issuer.issuer, i);
-    if (issuer.introspection) {
-      problems.push({
-        path: `issuers[${i}].introspection`,
-        message: 'opaque-token introspection is not available yet',
-      });
+    if (issuer.caFile) {
+      const problem = caFileProblem(issuer.caFile);
+      if (problem) problems.push({ path: `issuers[${i}].caFile`, message: problem });
     }
   });
+  // An opaque token names no issuer: it may be sent to one introspection endpoint only, never
+  // handed to a second provider to see whether it knows it.
+  const introspecting = config.issuers.flatMap((issuer, i) => (issuer.introspection ? [i] : []));
+  if (introspecting.length > 1) {
+    problems.push({
+      path: `issuers[${introspecting[1]}].introspection`,
+      message: `only one issuer may introspect opaque tokens (issuers[${introspecting[0]}] does already)`,
+    });
+  }
 
   if (config.server.trustProxy) {
     config.server.trustProxy.forEach((cidr, i) => {

@@ -88,10 +88,23 @@ const issuer = z.strictObject({
   jwksCooldownSeconds: z.number().int().min(1).max(3600).default(30),
   /** How long fetched keys are considered fresh; stale keys stay usable while the IdP is down. */
   jwksCacheMaxAgeSeconds: z.number().int().min(30).default(600),
+  /** A PEM file of CAs to trust for this issuer's https URLs (a private PKI), besides the system's. */
+  caFile: z.string().min(1).optional(),
   introspection: z
     .strictObject({
       clientId: z.string().min(1),
       clientSecret: z.string().min(1),
+      /** Default: the discovery document's `introspection_endpoint`. */
+      endpoint: trustUrl.optional(),
+      /**
+       * `opaque`: tokens that are not a JWS are introspected (RFC 7662), JWTs verified locally.
+       * `all`: JWTs too, after their local verification, so a revoked token is refused.
+       */
+      tokens: z.enum(['opaque', 'all']).default('opaque'),
+      /** An active result is reused for at most this long (and never past the token's `exp`). */
+      cacheSeconds: z.number().int().min(0).max(3600).default(60),
+      /** An inactive result is reused this long (junk tokens do not each cost a call). */
+      negativeCacheSeconds: z.number().int().min(0).max(300).default(10),
     })
     .optional(),
 });

@@ -71,12 +71,20 @@ export interface EmbeddedIdpOptions {
   readonly host?: string;
   /** Default 0 (any free port). */
   readonly port?: number;
-  /** Where the issuer lives: default `/realms/platform` (keycloak), `/oauth2/default` (okta). */
+  /**
+   * Where the issuer lives: default `/realms/platform` (keycloak), `/oauth2/default` (okta). A
+   * trailing slash is part of the issuer (`/` makes `http://host:port/`, as some IdPs have).
+   */
   readonly path?: string;
   /** The `aud` of every access token; default `stepgate`. */
   readonly audience?: string;
   /** Lifetime of access tokens (default 300 s). */
   readonly accessTokenTtlSeconds?: number;
+  /**
+   * `jwt` (default) or `opaque`: reference tokens that only the IdP's introspection endpoint
+   * (RFC 7662, `<issuer>/token/introspection`, open to every confidential client) can read.
+   */
+  readonly accessTokenFormat?: 'jwt' | 'opaque';
   /** Sees every request first; returns true when it answered it (tests: outages, counters). */
   readonly intercept?: (req: IncomingMessage, res: ServerResponse) => boolean;
   /** Told the grant type of every token issued (tests count refreshes). */
@@ -248,6 +256,10 @@ function providerConfig(options: EmbeddedIdpOptions, audience: string, key: Sign
       devInteractions: { enabled: browser },
       backchannelLogout: { enabled: clients.some((c) => c.backchannelLogoutUri) },
       clientCredentials: { enabled: true },
+      introspection: {
+        enabled: options.accessTokenFormat === 'opaque',
+        allowedPolicy: (_ctx: unknown, client: { clientAuthMethod: string }) => client.clientAuthMethod !== 'none',
+      },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => RESOURCE,
@@ -257,7 +269,7 @@ function providerConfig(options: EmbeddedIdpOptions, audience: string, key: Sign
           return {
             scope: byId.get(client.clientId)?.scope ?? '',
             audience,
-            accessTokenFormat: 'jwt',
+            accessTokenFormat: options.accessTokenFormat ?? 'jwt',
             accessTokenTTL: ttl,
             jwt: { sign: { alg: key.alg } },
           };
@@ -360,17 +372,18 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions): Promise<Emb
   let key = await createSigningKey('RS256');
   let handle: Handler | undefined;
   const users = new Map((options.users ?? []).map((u) => [u.username, u]));
+  const mount = path.replace(/\/$/, '');
 
   const server = await listen(
     (req, res) => {
       if (options.intercept?.(req, res)) return;
       const url = req.url ?? '/';
-      if (!handle || (url !== path && !url.startsWith(`${path}/`) && !url.startsWith(`${path}?`))) {
+      if (!handle || (url !== mount && !url.startsWith(`${mount}/`) && !url.startsWith(`${mount}?`))) {
         res.writeHead(404).end();
         return;
       }
       // What a mount does: oidc-provider derives its URLs from originalUrl minus url.
-      Object.assign(req, { originalUrl: url, url: url.slice(path.length) || '/' });
+      Object.assign(req, { originalUrl: url, url: url.slice(mount.length) || '/' });
       const serve = handle;
       if (users.size > 0 && req.method === 'POST' && INTERACTION.test(req.url ?? '')) {
         checkPassword(req, res, users, url).then(
@@ -402,8 +415,8 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions): Promise<Emb
   return {
     preset,
     issuer,
-    jwksUri: `${issuer}/jwks`,
-    tokenEndpoint: `${issuer}/token`,
+    jwksUri: `${issuer.replace(/\/$/, '')}/jwks`,
+    tokenEndpoint: `${issuer.replace(/\/$/, '')}/token`,
     audience,
     get key() {
       return key;
@@ -417,7 +430,7 @@ export async function startEmbeddedIdp(options: EmbeddedIdpOptions): Promise<Emb
     async getToken({ clientId = clients[0]?.clientId ?? '', clientSecret, scope } = {}) {
       const client = clientOf(clientId);
       const secret = clientSecret ?? client?.clientSecret ?? '';
-      const response = await fetch(`${issuer}/token`, {
+      const response = await fetch(`${issuer.replace(/\/$/, '')}/token`, {
         method: 'POST',
         headers: {
           authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`,

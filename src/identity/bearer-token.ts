@@ -39,11 +39,13 @@ function hasQueryToken(query: string): boolean {
  *   well-formed b64token shaped like a compact JWS.
  *
  * `rawHeaders` is needed because Node keeps only the first of repeated `Authorization` headers.
+ * With `allowOpaque` (an issuer introspects opaque tokens, RFC 7662) any b64token is returned.
  */
 export function extractBearer(
   headers: IncomingHttpHeaders,
   rawHeaders: readonly string[],
   query: string,
+  allowOpaque = false,
 ): string {
   if (hasQueryToken(query)) {
     throw new GatewayError(
@@ -66,7 +68,7 @@ export function extractBearer(
     throw new GatewayError('SG_ERR_INVALID_TOKEN', 'malformed bearer token');
   }
   const token = match[1]!;
-  if (!COMPACT_JWS.test(token)) {
+  if (!allowOpaque && !COMPACT_JWS.test(token)) {
     throw new GatewayError('SG_ERR_INVALID_TOKEN', 'bearer token is not a JWT (compact JWS)');
   }
   return token;

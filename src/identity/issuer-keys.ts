@@ -15,6 +15,14 @@ import type { FlattenedJWSInput } from 'jose';
 import { isSecureOrLoopback } from '../config/schema.ts';
 import type { IssuerConfig } from '../config/schema.ts';
 import { GatewayError } from '../errors.ts';
+import {
+  createProviderFetch,
+  discoveryUrl,
+  fetchDiscovery,
+  fetchProviderJson,
+  ProviderError,
+  type ProviderFetch,
+} from './provider-fetch.ts';
 
 export type JwksRefreshResult = 'ok' | 'error';
 
@@ -42,6 +50,8 @@ export interface IssuerKeys {
   readonly resolve: (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<ResolvedKey>;
   /** Keys have been fetched at least once. */
   isReady(): boolean;
+  /** Why the last discovery or JWKS fetch failed, until one succeeds again. */
+  lastError(): ProviderError | undefined;
   /** Counts the fetches that changed the keys: a verification that saw it move may be stale. */
   readonly generation: number;
   /** Fetches keys if none are held or they are stale, within the cooldown. Never throws. */
@@ -51,7 +61,6 @@ export interface IssuerKeys {
 }
 
 const DEFAULT_FETCH_TIMEOUT_MS = 5_000;
-const MAX_DOCUMENT_BYTES = 512 * 1024;
 const KEY_TYPES = new Set(['RSA', 'EC', 'OKP']);
 
 /** A key as a JWKS names it: its `kid` and its public material. */
@@ -79,32 +88,20 @@ function isUsableKey(jwk: unknown, algorithms: readonly string[], keyTypes: Read
   return ops === undefined || (Array.isArray(ops) && ops.includes('verify'));
 }
 
-async function fetchJson(url: string, signal: AbortSignal): Promise<unknown> {
-  const response = await fetch(url, { signal, redirect: 'error', headers: { accept: 'application/json' } });
-  if (response.status !== 200) {
-    await response.body?.cancel();
-    throw new Error(`GET ${url} answered ${response.status}`);
+/** Discovery gives the JWKS URL; it must be https (http only on loopback). */
+async function discoverJwksUri(fetchFn: ProviderFetch, issuer: string, signal: AbortSignal): Promise<string> {
+  const doc = await fetchDiscovery(fetchFn, issuer, signal);
+  const jwksUri = doc['jwks_uri'];
+  if (typeof jwksUri !== 'string' || !URL.canParse(jwksUri)) {
+    throw new ProviderError('bad_document', discoveryUrl(issuer), 'the discovery document has no jwks_uri');
   }
-  const length = Number(response.headers.get('content-length') ?? 0);
-  if (length > MAX_DOCUMENT_BYTES) {
-    await response.body?.cancel();
-    throw new Error(`GET ${url}: document too large`);
+  if (!isSecureOrLoopback(jwksUri)) {
+    throw new ProviderError(
+      'bad_document',
+      discoveryUrl(issuer),
+      `the discovered jwks_uri ${jwksUri} must be https (http only on loopback)`,
+    );
   }
-  const text = await response.text();
-  if (text.length > MAX_DOCUMENT_BYTES) throw new Error(`GET ${url}: document too large`);
-  return JSON.parse(text) as unknown;
-}
-
-/** OIDC Discovery 1.0 §4: the document's `issuer` must be exactly ours (§4.3). */
-async function discoverJwksUri(issuer: string, signal: AbortSignal): Promise<string> {
-  const url = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
-  const doc = await fetchJson(url, signal);
-  if (typeof doc !== 'object' || doc === null) throw new Error('discovery document is not an object');
-  const { issuer: advertised, jwks_uri: jwksUri } = doc as Record<string, unknown>;
-  if (advertised !== issuer) throw new Error('discovery document names another issuer');
-  if (typeof jwksUri !== 'string' || !URL.canParse(jwksUri)) throw new Error('discovery has no jwks_uri');
-  if (!isSecureOrLoopback(jwksUri))
-    throw new Error('discovered jwks_uri must be https (http only on loopback)');
   return jwksUri;
 }
 
@@ -115,6 +112,8 @@ export function createIssuerKeys(issuer: IssuerConfig, options: IssuerKeysOption
   const maxAgeMs = issuer.jwksCacheMaxAgeSeconds * 1000;
   const keyTypes = new Set(issuer.algorithms.map(keyTypeOf));
   const closing = new AbortController();
+  const fetchFn = createProviderFetch(issuer.caFile);
+  let lastError: ProviderError | undefined;
 
   let keys: KeyResolver | undefined;
   /** The usable keys of the last good JWKS, to tell which keys a new one drops. */
@@ -148,12 +147,18 @@ export function createIssuerKeys(issuer: IssuerConfig, options: IssuerKeysOption
     const signal = AbortSignal.any([closing.signal, AbortSignal.timeout(timeoutMs)]);
     let jwksUri = issuer.jwksUri ?? discoveredJwksUri;
     try {
-      jwksUri ??= await discoverJwksUri(issuer.issuer, signal);
-      const doc = await fetchJson(jwksUri, signal);
+      jwksUri ??= await discoverJwksUri(fetchFn, issuer.issuer, signal);
+      const doc = await fetchProviderJson(fetchFn, jwksUri, signal);
       const listed = (doc as { keys?: unknown } | null)?.keys;
-      if (!Array.isArray(listed)) throw new Error('JWKS has no "keys" array');
+      if (!Array.isArray(listed)) throw new ProviderError('bad_document', jwksUri, 'the JWKS has no "keys" array');
       const usable = listed.filter((k) => isUsableKey(k, issuer.algorithms, keyTypes));
-      if (usable.length === 0) throw new Error('JWKS holds no usable signing key');
+      if (usable.length === 0) {
+        throw new ProviderError(
+          'no_keys',
+          jwksUri,
+          `the JWKS holds no signing key for the allowed algorithms (${issuer.algorithms.join(', ')})`,
+        );
+      }
       keys = createLocalJWKSet({ keys: usable } satisfies JSONWebKeySet);
       const current = new Set(usable.map(keyIdentity));
       const before = new Set(published.map(keyIdentity));
@@ -167,11 +172,15 @@ export function createIssuerKeys(issuer: IssuerConfig, options: IssuerKeysOption
         notifyChanged(removed);
       }
       discoveredJwksUri = issuer.jwksUri ? undefined : jwksUri;
+      lastError = undefined;
       notify('ok');
     } catch (error) {
       // Rediscover next time: the JWKS may have moved.
       discoveredJwksUri = undefined;
-      notify('error', error);
+      if (closing.signal.aborted) return;
+      lastError =
+        error instanceof ProviderError ? error : new ProviderError('network', jwksUri ?? discoveryUrl(issuer.issuer), String(error), { cause: error });
+      notify('error', lastError);
     }
   }
 
@@ -219,6 +228,7 @@ export function createIssuerKeys(issuer: IssuerConfig, options: IssuerKeysOption
   return {
     resolve,
     isReady: () => keys !== undefined,
+    lastError: () => lastError,
     get generation() {
       return generation;
     },

@@ -2,10 +2,11 @@
  * OIDC Back-Channel Logout 1.0 §2.6: validating a Logout Token before any session is ended.
  * - signed by the `sso` issuer (keys from its JWKS only; `alg` from its allow-list), `iss`
  *   exact, `aud` our client id, `iat` and `exp` present and within the skew;
- * - explicitly typed `typ: logout+jwt` (§2.4), so no other JWT of the IdP (an ID token, an
- *   access token) can be replayed as one;
+ * - typed `logout+jwt` (§2.4 recommends it) or plain `JWT` (Keycloak and others use it; the
+ *   spec only recommends explicit typing); any other `typ` (`at+jwt`, …) is refused;
  * - `events` holds the back-channel-logout event as a JSON object; `sid` or `sub` present;
- *   a `nonce` is refused (§2.4: its absence is what tells it from an ID token);
+ *   a `nonce` is refused (§2.4: the event and the absence of a nonce are what tell it from an
+ *   ID token, so no other JWT of the IdP can be replayed as a logout token);
  * - `jti` required and single-use (a replayed token ends nothing, and is refused).
  */
 import { errors, jwtVerify } from 'jose';
@@ -31,6 +32,8 @@ export interface LogoutRequest {
 }
 
 const MAX_LOGOUT_TOKEN = 16_384;
+/** `typ` values of a logout token (§2.4) or a plain JWT (RFC 7519 §5.1), compared case-insensitively. */
+const LOGOUT_TOKEN_TYPES = new Set(['logout+jwt', 'application/logout+jwt', 'jwt', 'application/jwt']);
 
 const refuse = (detail: string, cause?: unknown) =>
   new GatewayError(
@@ -55,13 +58,13 @@ export function createLogoutTokenVerifier(options: LogoutTokenVerifierOptions) {
   return async function verifyLogoutToken(token: string): Promise<LogoutRequest> {
     if (token.length > MAX_LOGOUT_TOKEN) throw refuse('too large');
     let payload: Record<string, unknown>;
+    let typ: unknown;
     try {
-      ({ payload } = await jwtVerify(token, keys.resolve, {
+      ({ payload, protectedHeader: { typ } } = await jwtVerify(token, keys.resolve, {
         issuer: issuer.issuer,
         audience: options.clientId,
         algorithms: [...issuer.algorithms],
         clockTolerance: issuer.clockSkewSeconds,
-        typ: 'logout+jwt',
         requiredClaims: ['iat', 'exp', 'jti'],
         currentDate: new Date(now()),
       }));
@@ -69,6 +72,8 @@ export function createLogoutTokenVerifier(options: LogoutTokenVerifierOptions) {
       if (isGatewayError(err)) throw err;
       throw refuse(reason(err), err);
     }
+    if (typeof typ !== 'string' || !LOGOUT_TOKEN_TYPES.has(typ.toLowerCase()))
+      throw refuse('typ is neither logout+jwt nor JWT');
     const events = payload['events'];
     const event =
       typeof events === 'object' && events !== null

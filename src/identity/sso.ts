@@ -2,17 +2,37 @@
  * The browser login flow against the `sso` issuer, on openid-client (a certified OpenID Relying
  * Party library): discovery, the authorization code flow with PKCE S256 (RFC 7636), `state`,
  * `nonce` (OIDC Core §3.1.2.1), the authorization response's `iss` (RFC 9207, checked by
- * openid-client whenever the IdP sends it or advertises it), code exchange with ID token
- * validation, refresh (RFC 6749 §6), revocation (RFC 7009) and RP-initiated logout (OIDC
- * RP-Initiated Logout 1.0). Everything else about sessions lives in `sessions/`.
+ * openid-client whenever the IdP sends it or advertises it), code exchange, refresh (RFC 6749
+ * §6), revocation (RFC 7009) and RP-initiated logout (OIDC RP-Initiated Logout 1.0). Everything
+ * else about sessions lives in `sessions/`.
+ *
+ * Checked here beyond openid-client:
+ * - the discovery document's `issuer` equals the configured issuer exactly, as for bearer tokens
+ *   (OIDC Discovery 1.0 §4.3; openid-client compares them as URLs, so `https://idp` and
+ *   `https://idp/` would pass discovery and fail only after the user logged in);
+ * - the ID token's signature, with the issuer's own keys and only an algorithm of its allow-list.
+ *   openid-client validates the ID token's claims (`iss`, `aud`, `exp`, `nonce`) but, as OIDC
+ *   Core §3.1.3.7 permits for a token received over TLS from the token endpoint, not its
+ *   signature, and it accepts any algorithm the IdP advertises (HS256 among them at Keycloak).
  *
  * One mapping from openid-client's errors to the catalog (`toGatewayError`): a refused login is a
  * 400 `SG_ERR_LOGIN_FAILED`, a refused refresh token means the session is over (401
  * `SG_ERR_TOKEN_EXPIRED`), and an IdP that cannot be reached is a 503 `SG_ERR_IDP_UNAVAILABLE`.
  */
+import { decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import type { IssuerConfig } from '../config/schema.ts';
 import { GatewayError, isGatewayError } from '../errors.ts';
+import type { IssuerKeys } from './issuer-keys.ts';
+import {
+  createProviderFetch,
+  discoveryUrl,
+  fetchDiscovery,
+  fetchProviderJson,
+  issuerMismatch,
+  ProviderError,
+  toProviderError,
+} from './provider-fetch.ts';
 
 export interface SsoClientOptions {
   readonly issuer: IssuerConfig;
@@ -23,6 +43,10 @@ export interface SsoClientOptions {
   readonly redirectUri: string;
   /** Seconds per request to the IdP (default 5). */
   readonly timeoutSeconds?: number;
+  /** The issuer's signing keys: ID tokens are verified with these. */
+  readonly keys: IssuerKeys;
+  /** Told when discovery fails (logs, per issuer). */
+  readonly onDiscoveryError?: ((error: ProviderError) => void) | undefined;
 }
 
 /** What must survive, in the browser, between the redirect to the IdP and the callback. */
@@ -38,7 +62,7 @@ export interface TokenSet {
   readonly idToken?: string | undefined;
   /** `expires_in` of the token response, in seconds. */
   readonly expiresIn?: number | undefined;
-  /** The validated ID token's claims (signature, `iss`, `aud`, `exp`, `nonce` checked). */
+  /** The validated ID token's claims (signature and algorithm, `iss`, `aud`, `exp`, `nonce` checked). */
   readonly idClaims?: { readonly sub: string; readonly sid?: string | undefined } | undefined;
 }
 
@@ -60,6 +84,7 @@ export interface SsoClient {
 }
 
 const INVALID_GRANT = 'invalid_grant';
+const REACHABLE_FOR_MS = 10_000;
 
 function isNetworkError(err: unknown): boolean {
   for (let e: unknown = err; e instanceof Error; e = e.cause) {
@@ -126,34 +151,110 @@ function tokenSet(response: oidc.TokenEndpointResponse & oidc.TokenEndpointRespo
   };
 }
 
+/** Refuses an ID token unless its algorithm is allowed and its signature is the issuer's. */
+async function verifyIdToken(idToken: string | undefined, options: SsoClientOptions): Promise<void> {
+  const { issuer } = options;
+  if (!idToken) throw new GatewayError('SG_ERR_LOGIN_FAILED', 'the identity provider sent no ID token');
+  let alg: unknown;
+  try {
+    alg = decodeProtectedHeader(idToken).alg;
+  } catch (err) {
+    throw new GatewayError('SG_ERR_LOGIN_FAILED', 'the ID token is malformed', { cause: err });
+  }
+  if (typeof alg !== 'string' || !(issuer.algorithms as readonly string[]).includes(alg)) {
+    throw new GatewayError(
+      'SG_ERR_LOGIN_FAILED',
+      `the ID token is signed with ${String(alg)}, which issuer "${issuer.name}" does not allow ` +
+        `(issuers[].algorithms: ${issuer.algorithms.join(', ')})`,
+    );
+  }
+  try {
+    await jwtVerify(idToken, options.keys.resolve, {
+      algorithms: [...issuer.algorithms],
+      issuer: issuer.issuer,
+      audience: options.clientId,
+      clockTolerance: issuer.clockSkewSeconds,
+    });
+  } catch (err) {
+    if (isGatewayError(err)) throw err;
+    const why = err instanceof joseErrors.JWSSignatureVerificationFailed ? 'its signature does not verify' : 'it is not valid';
+    throw new GatewayError('SG_ERR_LOGIN_FAILED', `the ID token was refused: ${why}`, { cause: err });
+  }
+}
+
 export function createSsoClient(options: SsoClientOptions): SsoClient {
   const issuerUrl = new URL(options.issuer.issuer);
   const timeout = options.timeoutSeconds ?? 5;
   const scope = options.scopes.join(' ');
+  const fetchFn = createProviderFetch(options.issuer.caFile);
   let configuration: Promise<oidc.Configuration> | undefined;
+
+  /**
+   * Why discovery failed, in the words the bearer side uses: openid-client's own errors (an
+   * issuer it compares as a URL, a document it refuses) are explained by fetching the document
+   * the gateway's way.
+   */
+  const discoveryFailed = async (err: unknown): Promise<GatewayError> => {
+    let failure = err instanceof ProviderError ? err : toProviderError(err, discoveryUrl(options.issuer.issuer));
+    if (!(err instanceof ProviderError) && !isNetworkError(err)) {
+      failure = await fetchDiscovery(fetchFn, options.issuer.issuer, AbortSignal.timeout(timeout * 1000)).then(
+        () => failure,
+        (explained: unknown) => (explained instanceof ProviderError ? explained : failure),
+      );
+    }
+    options.onDiscoveryError?.(failure);
+    return new GatewayError('SG_ERR_IDP_UNAVAILABLE', `sign-in is unavailable: ${failure.message}`, { cause: err });
+  };
 
   /** Discovery on first use, kept once it succeeded; a failure is retried by the next login. */
   function discover(): Promise<oidc.Configuration> {
     configuration ??= oidc
       .discovery(issuerUrl, options.clientId, options.clientSecret, undefined, {
         timeout,
+        [oidc.customFetch]: (url: string, init: oidc.CustomFetchOptions) =>
+          fetchFn(url, init as RequestInit),
         // Plain http only on loopback: the config schema refuses it elsewhere.
         ...(issuerUrl.protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : {}),
       })
-      .then((config) => {
+      .catch(async (err: unknown) => {
+        throw await discoveryFailed(err);
+      })
+      .then(async (config) => {
+        const mismatch = issuerMismatch(options.issuer.issuer, config.serverMetadata().issuer);
+        if (mismatch) {
+          throw await discoveryFailed(new ProviderError('issuer_mismatch', discoveryUrl(options.issuer.issuer), mismatch));
+        }
         config.timeout = timeout;
+        answeredAt = Date.now();
         return config;
       })
       .catch((err: unknown) => {
         configuration = undefined;
-        throw toGatewayError(err, 'discovery');
+        throw err;
       });
     return configuration;
+  }
+
+  /**
+   * Before a browser is sent to the IdP, the IdP must answer (its discovery document, at most
+   * every 10 s): a stopped IdP is a page here saying so, not a browser error at an address the
+   * person cannot do anything about.
+   */
+  let answeredAt = Number.NEGATIVE_INFINITY;
+  async function checkReachable(): Promise<void> {
+    if (Date.now() - answeredAt < REACHABLE_FOR_MS) return;
+    try {
+      await fetchProviderJson(fetchFn, discoveryUrl(options.issuer.issuer), AbortSignal.timeout(timeout * 1000));
+    } catch (err) {
+      throw await discoveryFailed(err);
+    }
+    answeredAt = Date.now();
   }
 
   return {
     async beginLogin() {
       const config = await discover();
+      await checkReachable();
       const checks = {
         state: oidc.randomState(),
         nonce: oidc.randomNonce(),
@@ -179,6 +280,7 @@ export function createSsoClient(options: SsoClientOptions): SsoClient {
           pkceCodeVerifier: checks.codeVerifier,
           idTokenExpected: true,
         });
+        await verifyIdToken(response.id_token, options);
         return tokenSet(response);
       } catch (err) {
         throw toGatewayError(err, 'login');

@@ -20,9 +20,11 @@ import { errors, type JWTPayload, type JWTVerifyOptions, jwtVerify } from 'jose'
 import type { IssuerConfig } from '../config/schema.ts';
 import { GatewayError, isGatewayError } from '../errors.ts';
 import { MAX_TOKEN_LENGTH } from './bearer-token.ts';
+import { createIntrospector, type Introspector } from './introspection.ts';
 import { createIssuerKeys, type IssuerKeys, type JwksRefreshListener } from './issuer-keys.ts';
+import type { ProviderError } from './provider-fetch.ts';
 import { identityFromClaims } from './presets.ts';
-import { isCanonicalBase64url, tokenFingerprint } from './token-fingerprint.ts';
+import { isCanonicalBase64url, opaqueTokenFingerprint, tokenFingerprint } from './token-fingerprint.ts';
 import {
   DEFAULT_TOKEN_CACHE_CHARS,
   DEFAULT_TOKEN_CACHE_ENTRIES,
@@ -42,6 +44,9 @@ export interface BearerVerifierOptions {
   readonly fetchTimeoutMs?: number | undefined;
   /** Bounds of the verified-token cache (defaults in token-cache.ts); `false` turns it off. */
   readonly cache?: TokenCacheOptions | false | undefined;
+  /** Shares introspection results between replicas (issuers with `introspection`). */
+  readonly redis?: { readonly url: string; readonly keyPrefix: string } | undefined;
+  readonly onIntrospectionError?: ((issuer: string, error: ProviderError) => void) | undefined;
 }
 
 export interface BearerVerifier {
@@ -52,16 +57,28 @@ export interface BearerVerifier {
   verify(token: string, allowedIssuers?: readonly string[]): Promise<Identity>;
   /** Every issuer's keys have been fetched at least once (for `/readyz`). */
   isReady(): boolean;
+  /** Per issuer: keys fetched at least once, and why the last fetch failed (if it did). */
+  issuerStatus(): IssuerStatus[];
   /** Entries, hits and misses of the caches of verified and of rejected tokens. */
   cacheStats(): { readonly verified: TokenCacheStats; readonly rejected: TokenCacheStats };
   /** Fetches keys of every issuer that has none (or stale ones); never throws. */
   warm(): Promise<void>;
+  /** An issuer introspects opaque tokens: bearer tokens need not be JWTs. */
+  readonly acceptsOpaque: boolean;
   close(): void;
+}
+
+export interface IssuerStatus {
+  readonly name: string;
+  readonly ready: boolean;
+  readonly error?: { readonly cause: string; readonly url: string; readonly detail: string } | undefined;
 }
 
 interface IssuerEntry {
   readonly config: IssuerConfig;
   readonly keys: IssuerKeys;
+  /** With `introspection.tokens: all`: JWTs are introspected too, after local verification. */
+  readonly introspector: Introspector | undefined;
   readonly algorithms: ReadonlySet<string>;
   readonly verifyOptions: JWTVerifyOptions;
   readonly skewSeconds: number;
@@ -111,6 +128,17 @@ function decodeSegment(segment: string | undefined, what: string): Record<string
     throw invalid(`token ${what} is not a JSON object`);
   }
   return value as Record<string, unknown>;
+}
+
+/** Three base64url segments whose first is a JSON object with an `alg`: a JWS, not an opaque token. */
+function looksLikeJws(parts: readonly string[]): boolean {
+  if (parts.length !== 3 || !parts.every((p) => SEGMENT.test(p))) return false;
+  try {
+    const header = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8')) as unknown;
+    return typeof header === 'object' && header !== null && typeof (header as { alg?: unknown }).alg === 'string';
+  } catch {
+    return false;
+  }
 }
 
 /** Without the payload: jose's claim errors carry it, and logs must not. */
@@ -208,6 +236,9 @@ export function createBearerVerifier(
   });
   const byIss = new Map<string, IssuerEntry>();
   const allAlgorithms = new Set<string>();
+  /** The one issuer that introspects opaque tokens (the config allows one at most). */
+  let opaque: { readonly config: IssuerConfig; readonly introspector: Introspector } | undefined;
+  const introspectors: Introspector[] = [];
   for (const config of issuers) {
     if (byIss.has(config.issuer)) {
       throw new TypeError(
@@ -215,8 +246,20 @@ export function createBearerVerifier(
       );
     }
     for (const alg of config.algorithms) allAlgorithms.add(alg);
+    const introspector = config.introspection
+      ? createIntrospector(config, {
+          redis: options.redis,
+          now: options.now,
+          onError: (error) => options.onIntrospectionError?.(config.name, error),
+        })
+      : undefined;
+    if (introspector) {
+      introspectors.push(introspector);
+      opaque ??= { config, introspector };
+    }
     byIss.set(config.issuer, {
       config,
+      introspector: config.introspection?.tokens === 'all' ? introspector : undefined,
       keys: createIssuerKeys(config, {
         onRefresh: options.onJwksRefresh,
         now: options.now,
@@ -239,10 +282,29 @@ export function createBearerVerifier(
   }
   const entries = [...byIss.values()];
 
+  /** An opaque token (not a JWS): the introspecting issuer says whether it is active, and whose. */
+  async function introspectOpaque(token: string, allowedIssuers?: readonly string[]): Promise<Identity> {
+    if (!opaque) throw invalid('token is not a compact JWS');
+    // Never sent to an issuer the route does not accept.
+    if (allowedIssuers && !allowedIssuers.includes(opaque.config.name)) {
+      throw new GatewayError('SG_ERR_WRONG_ISSUER', 'token issuer is not accepted on this route');
+    }
+    const claims = await opaque.introspector.introspect(token);
+    const tokenId = typeof claims.jti === 'string' && SAFE_JTI.test(claims.jti) ? claims.jti : opaqueTokenFingerprint(fingerprintKey, token);
+    return Object.freeze(identityFromClaims(opaque.config, claims, 'bearer', tokenId));
+  }
+
+  /** With `tokens: all`, a verified JWT must also still be active at its issuer (not revoked). */
+  async function checkActive(identity: Identity, token: string): Promise<void> {
+    const entry = byIss.get(identity.iss);
+    if (entry?.introspector) await entry.introspector.introspect(token);
+  }
+
   async function verifyToken(token: string, allowedIssuers?: readonly string[]): Promise<Identity> {
     if (typeof token !== 'string') throw invalid('token is not a string');
     if (token.length > MAX_TOKEN_LENGTH) throw invalid('token too large');
     const parts = token.split('.');
+    if (opaque && !looksLikeJws(parts)) return introspectOpaque(token, allowedIssuers);
     if (parts.length !== 3) throw invalid('token is not a compact JWS');
     // One token, one spelling: base64url's spare bits would give each signature 4 or 16 (RFC
     // 4648 §3.5), each verifying, each cached and audited on its own.
@@ -298,6 +360,7 @@ export function createBearerVerifier(
       );
     }
     checkIssuerAllowed(identity, allowedIssuers);
+    await checkActive(identity, token);
     return identity;
   }
 
@@ -309,6 +372,7 @@ export function createBearerVerifier(
           const cached = cache.get(token, nowMs);
           if (cached) {
             checkIssuerAllowed(cached, allowedIssuers);
+            await checkActive(cached, token);
             return cached;
           }
           const rejected = rejections.get(token, nowMs);
@@ -320,7 +384,17 @@ export function createBearerVerifier(
       }
     },
     isReady: () => entries.every((e) => e.keys.isReady()),
+    issuerStatus: () =>
+      entries.map((e) => {
+        const error = e.keys.lastError();
+        return {
+          name: e.config.name,
+          ready: e.keys.isReady(),
+          error: error && { cause: error.kind, url: error.url, detail: error.message },
+        };
+      }),
     cacheStats: () => ({ verified: cache.stats(), rejected: rejections.stats() }),
+    acceptsOpaque: opaque !== undefined,
     async warm() {
       await Promise.all(entries.map((e) => e.keys.warm()));
     },
@@ -328,6 +402,7 @@ export function createBearerVerifier(
       cache.clear();
       rejections.clear();
       for (const e of entries) e.keys.close();
+      for (const introspector of introspectors) void introspector.close();
     },
   };
 }

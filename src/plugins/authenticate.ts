@@ -39,8 +39,9 @@ async function authenticatePlugin(app: FastifyInstance, options: AuthenticateOpt
         return redirectToLogin(request, reply, `${state.path}${state.search}`, session.error);
       throw session.error;
     }
-    const token = extractBearer(request.headers, request.raw.rawHeaders, state.search);
-    state.identity = await options.verifier(request).verify(token, route.issuers);
+    const verifier = options.verifier(request);
+    const token = extractBearer(request.headers, request.raw.rawHeaders, state.search, verifier.acceptsOpaque);
+    state.identity = await verifier.verify(token, route.issuers);
   });
 }
 

@@ -28,7 +28,11 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
     // lacks (the IdP was down at start): the probe itself retries, within the per-issuer cooldown.
     if (!checks.issuerKeys) void verifier.warm();
     const ready = Object.values(checks).every(Boolean);
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
+    // Which issuer is not ready, and why: a provider failure names its URL and cause.
+    const issuers = Object.fromEntries(
+      deps.verifier().issuerStatus().map(({ name, ...status }) => [name, status]),
+    );
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks, issuers });
   });
   admin.get('/metrics', async (_request, reply) => {
     reply.type(deps.metrics.registry.contentType);

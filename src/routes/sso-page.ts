@@ -215,3 +215,32 @@ export function renderLoggedOutPage(rd: string): string {
 <p><a href="${escapeHtml(login)}">Sign in again</a></p>`;
   return layout('Signed out', body, false);
 }
+
+/**
+ * A browser login that failed (`/.stepgate/login` or `/.stepgate/callback`): what went wrong in
+ * words, the stable code and the request id to quote to an operator, and a way to try again.
+ * The same problem a non-browser client gets as JSON.
+ */
+export function renderLoginFailedPage(problem: {
+  status: number;
+  title: string;
+  detail: string;
+  code: string;
+  requestId: string;
+}): string {
+  const unavailable = problem.status >= 500;
+  const heading = unavailable ? 'Sign-in is unavailable' : 'Sign-in failed';
+  const advice = unavailable
+    ? 'The identity provider cannot be used right now. Try again in a minute; if it persists, ' +
+      'tell the operators the request id below.'
+    : 'Start again from the page you wanted. If it happens again, tell the operators the request id below.';
+  const body = `<h1>${heading}</h1>
+<p>${escapeHtml(problem.detail)}</p>
+<p>${escapeHtml(advice)}</p>
+<dl>
+<dt>Error</dt><dd><code>${escapeHtml(problem.code)}</code> (${escapeHtml(problem.title)})</dd>
+<dt>Request id</dt><dd><code>${escapeHtml(problem.requestId)}</code></dd>
+</dl>
+<p><a href="${escapeHtml(PATHS.login)}">Sign in again</a></p>`;
+  return layout(heading, body, false);
+}

@@ -12,7 +12,7 @@
  *   POST /.stepgate/backchannel-logout → OIDC Back-Channel Logout (Redis store only)
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { GatewayError } from '../errors.ts';
+import { GatewayError, isGatewayError } from '../errors.ts';
 import { extractBearer } from '../identity/bearer-token.ts';
 import type { BrowserSso } from '../identity/sessions/index.ts';
 import {
@@ -25,6 +25,7 @@ import {
 import type { SessionRecord } from '../identity/sessions/types.ts';
 import { callerKey, type Identity } from '../identity/types.ts';
 import type { BearerVerifier } from '../identity/verify-bearer.ts';
+import { problemFor } from '../plugins/errors.ts';
 import {
   checkOrigin,
   isBrowserNavigation,
@@ -38,6 +39,7 @@ import {
   pagePolicy,
   renderHomePage,
   renderLoggedOutPage,
+  renderLoginFailedPage,
   renderLogoutPage,
 } from './sso-page.ts';
 import { PATHS, returnPath, SSO_BASE } from './sso-paths.ts';
@@ -108,7 +110,23 @@ export default async function ssoRoutes(app: FastifyInstance, options: SsoRoutes
   const policy = pagePolicy(new URL(sso.issuer.issuer).origin);
   const internal = (name: string) => ({ config: { internal: `sso-${name}` } });
 
-  app.get(PATHS.login, internal('login'), async (request, reply) => {
+  type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>;
+  /**
+   * A login that fails shows a browser a page saying why (with the code and request id), and
+   * gives anything else the problem document; the audit record is the same either way.
+   */
+  const forBrowsers = (handler: Handler): Handler => async (request, reply) => {
+    try {
+      return await handler(request, reply);
+    } catch (err) {
+      if (!isGatewayError(err) || !isBrowserNavigation(request)) throw err;
+      request.stepgate.error = err;
+      if (err.status >= 500) request.log.warn({ err }, 'browser login failed');
+      return html(reply.code(err.status), policy, renderLoginFailedPage(problemFor(err, request.id)));
+    }
+  };
+
+  app.get(PATHS.login, internal('login'), forBrowsers(async (request, reply) => {
     const rd = returnPath(query(request).get('rd'), sso.origin);
     const { url, checks } = await sso.client.beginLogin();
     reply.header('set-cookie', pruneLogins(sso.loginSealer, requestCookies(request)));
@@ -118,9 +136,9 @@ export default async function ssoRoutes(app: FastifyInstance, options: SsoRoutes
     );
     reply.header('cache-control', 'no-store');
     return reply.redirect(url.href, 302);
-  });
+  }));
 
-  app.get(PATHS.callback, internal('callback'), async (request, reply) => {
+  app.get(PATHS.callback, internal('callback'), forBrowsers(async (request, reply) => {
     reply.header('cache-control', 'no-store');
     const state = query(request).get('state');
     if (!state) throw new GatewayError('SG_ERR_LOGIN_FAILED', 'the login response carries no state');
@@ -144,7 +162,7 @@ export default async function ssoRoutes(app: FastifyInstance, options: SsoRoutes
     request.stepgate.identity = session.identity;
     reply.header('set-cookie', session.setCookie);
     return reply.redirect(`${sso.origin}${returnPath(login.rd, sso.origin)}`, 302);
-  });
+  }));
 
   app.get(PATHS.logout, internal('logout'), async (request, reply) => {
     return html(reply, policy, renderLogoutPage(returnPath(query(request).get('rd'), sso.origin)));

@@ -10,7 +10,7 @@ const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
 /** Each command as typed, and the first line its help must start with. */
 const COMMANDS: readonly (readonly [string[], RegExp])[] = [
   [['serve'], /^usage: stepgate serve \[--config FILE\]\n/],
-  [['check'], /^usage: stepgate check \[--config FILE\]\n/],
+  [['check'], /^usage: stepgate check \[--config FILE\] \[--online\]\n/],
   [['explain'], /^usage: stepgate explain /],
   [['policy', 'test'], /^usage: stepgate policy test FILE/],
   [['audit', 'verify'], /^usage: stepgate audit verify FILE \[--key PUBLIC_KEY_FILE\]\n/],

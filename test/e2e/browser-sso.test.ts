@@ -14,7 +14,8 @@ import { createServer } from 'node:http';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../support/browser.ts';
 import type { ExecutionsSource } from '../../src/routes/sso-page.ts';
 import { chromiumPath, redisUrl } from '../support/services.ts';
 import { ALICE, freePort, type SsoStack, startSsoStack } from '../support/sso.ts';
@@ -60,21 +61,7 @@ const EXECUTIONS: ExecutionsSource = {
 let browser: Browser | undefined;
 
 before(async () => {
-  const executablePath = process.env['STEPGATE_TEST_CHROMIUM'];
-  if (!executablePath) return;
-  browser = await chromium.launch({
-    executablePath,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 });
 after(() => browser?.close());
 

@@ -155,6 +155,16 @@ describe('back-channel logout', () => {
     assert.equal(await ordersStatus(s, b), 200);
   });
 
+  it('accepts a logout token typed JWT that carries the logout event and no nonce (as Keycloak may send)', async (t) => {
+    const s = need(t);
+    if (!s) return;
+    const [alice, bob] = [await loggedIn(s), await loggedIn(s, BOB)];
+    const res = await post(s, await logoutToken(s, {}, { typ: 'JWT' }));
+    assert.equal(res.status, 200);
+    assert.equal(await ordersStatus(s, alice), 401);
+    assert.equal(await ordersStatus(s, bob), 200);
+  });
+
   it('refuses a replayed logout token', async (t) => {
     const s = need(t);
     if (!s) return;
@@ -166,7 +176,13 @@ describe('back-channel logout', () => {
   });
 
   const refused: [string, (s: SsoStack) => Promise<string>, RegExp][] = [
-    ['typ JWT (an ID or access token)', (s) => logoutToken(s, {}, { typ: 'JWT' }), /typ/],
+    ['typ at+jwt (an access token)', (s) => logoutToken(s, {}, { typ: 'at+jwt' }), /typ/],
+    ['no typ', (s) => logoutToken(s, {}, { typ: undefined }), /typ/],
+    [
+      'typ JWT, a nonce and no event (an ID token)',
+      (s) => logoutToken(s, { nonce: 'n', events: undefined }, { typ: 'JWT' }),
+      /event|nonce/,
+    ],
     ['no events', (s) => logoutToken(s, { events: undefined }), /event/],
     [
       'an event that is not an object',

@@ -51,6 +51,10 @@ export interface StartIdpOptions {
   readonly clients?: readonly IdpClient[];
   /** Lifetime of access tokens (default 300 s). */
   readonly accessTokenTtlSeconds?: number;
+  /** `opaque`: reference tokens, read through introspection (see `startEmbeddedIdp`). */
+  readonly accessTokenFormat?: 'jwt' | 'opaque';
+  /** Where the issuer lives (see `startEmbeddedIdp`). */
+  readonly path?: string;
   /** Browser users (authorization code flow on oidc-provider's login and consent pages). */
   readonly users?: readonly IdpUser[];
 }
@@ -62,6 +66,8 @@ export interface TestIdp extends EmbeddedIdp {
   /** `true`/`'503'`: every request answers 503; `'reset'`: connections destroyed; `'hang'`: no answer. */
   setDown(down: Down): void;
   jwksRequests(): number;
+  /** Calls to the introspection endpoint (RFC 7662). */
+  introspectionRequests(): number;
   discoveryRequests(): number;
   /** Tokens issued by grant type (`authorization_code`, `refresh_token`, …). */
   grants(grantType: string): number;
@@ -71,6 +77,7 @@ export async function startIdp(options: StartIdpOptions): Promise<TestIdp> {
   const outage = createOutage();
   let jwksCount = 0;
   let discoveryCount = 0;
+  let introspectionCount = 0;
   const grantCounts = new Map<string, number>();
   const idp = await startEmbeddedIdp({
     ...options,
@@ -82,6 +89,7 @@ export async function startIdp(options: StartIdpOptions): Promise<TestIdp> {
       const url = req.url ?? '/';
       if (url.endsWith('/jwks')) jwksCount++;
       if (url.endsWith('/.well-known/openid-configuration')) discoveryCount++;
+      if (url.endsWith('/token/introspection')) introspectionCount++;
       return outage.intercept(req, res);
     },
   });
@@ -91,6 +99,7 @@ export async function startIdp(options: StartIdpOptions): Promise<TestIdp> {
     setDown: outage.setDown,
     jwksRequests: () => jwksCount,
     discoveryRequests: () => discoveryCount,
+    introspectionRequests: () => introspectionCount,
     grants: (type: string) => grantCounts.get(type) ?? 0,
   });
 }

@@ -1,5 +1,6 @@
 /**
- * Services some tests need beyond the project's own: Redis, Chromium, the deploy tools. `npm test`
+ * Services some tests need beyond the project's own: Redis, Chromium, Keycloak, nginx, Traefik,
+ * the CRD schemas and the deploy tools. `npm test`
  * (scripts/test.ts) finds or starts them and passes their addresses in the environment. Without
  * them a developer's run skips just those tests, saying what and why; in CI (`CI=true`) a
  * missing service fails the run instead, so nothing is skipped there.
@@ -50,4 +51,28 @@ export function deployTools(t: TestContext): string | undefined {
 /** The kubernetes-validate launcher (Kubernetes API schemas), or skips the test (outside CI). */
 export function kubernetesValidate(t: TestContext): string | undefined {
   return requireService(t, 'STEPGATE_TEST_KUBERNETES_VALIDATE', 'kubernetes-validate');
+}
+
+/** The real Keycloak `npm test` started (scripts/services/keycloak.ts), or skips the test (outside CI). */
+export interface KeycloakService {
+  /** Base URL, `http://127.0.0.1:PORT`; the realm `platform` is `${url}/realms/platform`. */
+  readonly url: string;
+  readonly adminUser: string;
+  readonly adminPassword: string;
+}
+
+/** The Keycloak of this test run, if any, without skipping (for `before` hooks). */
+export function keycloakService(): KeycloakService | undefined {
+  const url = process.env['STEPGATE_TEST_KEYCLOAK_URL'];
+  if (!url) return undefined;
+  return {
+    url,
+    adminUser: process.env['STEPGATE_TEST_KEYCLOAK_ADMIN_USER'] ?? 'admin',
+    adminPassword: process.env['STEPGATE_TEST_KEYCLOAK_ADMIN_PASSWORD'] ?? '',
+  };
+}
+
+/** The Keycloak of this test run (realm `platform` imported), or skips the test (outside CI). */
+export function keycloakUrl(t: TestContext): KeycloakService | undefined {
+  return requireService(t, 'STEPGATE_TEST_KEYCLOAK_URL', 'Keycloak') ? keycloakService() : undefined;
 }

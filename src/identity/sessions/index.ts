@@ -6,6 +6,7 @@ import type { Config, IssuerConfig } from '../../config/schema.ts';
 import { GatewayError } from '../../errors.ts';
 import { createIssuerKeys } from '../issuer-keys.ts';
 import { createLogoutTokenVerifier, type LogoutRequest } from '../logout-token.ts';
+import type { ProviderMonitor } from '../provider-monitor.ts';
 import { createSsoClient, type SsoClient } from '../sso.ts';
 import type { BearerVerifier } from '../verify-bearer.ts';
 import { createCookieSessionStore } from './cookie-store.ts';
@@ -34,6 +35,8 @@ export interface BrowserSso {
 
 export interface BrowserSsoOptions {
   readonly verifier: BearerVerifier;
+  /** Logs the issuer's discovery failures (rate-limited, per issuer). */
+  readonly monitor?: ProviderMonitor | undefined;
   readonly now?: () => number;
 }
 
@@ -65,8 +68,12 @@ export function createBrowserSso(config: Config, options: BrowserSsoOptions): Br
           ...(options.now ? { now: options.now } : {}),
         })
       : createCookieSessionStore(options.now ? { now: options.now } : {});
+  // The issuer's keys, for ID tokens and logout tokens (the bearer verifier has its own).
+  const keys = createIssuerKeys(issuer, { now: options.now });
   const client = createSsoClient({
     issuer,
+    keys,
+    onDiscoveryError: (error) => options.monitor?.failed(issuer.name, error),
     clientId: sso.clientId,
     clientSecret: sso.clientSecret,
     scopes: sso.scopes,
@@ -91,8 +98,7 @@ export function createBrowserSso(config: Config, options: BrowserSsoOptions): Br
   };
 
   let backchannelLogout: BrowserSso['backchannelLogout'];
-  const keys = store.endSessions ? createIssuerKeys(issuer, { now: options.now }) : undefined;
-  if (store.endSessions && keys) {
+  if (store.endSessions) {
     const endSessions = store.endSessions.bind(store);
     const verify = createLogoutTokenVerifier({
       issuer,
@@ -123,7 +129,7 @@ export function createBrowserSso(config: Config, options: BrowserSsoOptions): Br
     consumeOnce,
     backchannelLogout,
     async close() {
-      keys?.close();
+      keys.close();
       await store.close();
     },
   };
