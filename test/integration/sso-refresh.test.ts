@@ -89,12 +89,13 @@ describe('refresh (cookie store)', () => {
   });
 
   it('keeps a valid token while the IdP is down, and answers 503 once it expired', async () => {
-    // 6 s tokens are refreshed in their last 1.5 s; the test acts 0.7 s before expiry, then after.
+    // 6 s tokens are refreshed in their last 1.5 s; the test acts 1.2 s before expiry (room for a
+    // slow machine to overshoot the sleep), then after.
     const s = await stack('cookie', undefined, 6);
     const jar = await loggedIn(s);
     const whoami = await jar.fetch(`${s.origin}/.stepgate/whoami`);
     const expiresAt = Date.parse(((await whoami.json()) as { tokenExpiresAt: string }).tokenExpiresAt);
-    await sleep(expiresAt - 700 - Date.now());
+    await sleep(expiresAt - 1200 - Date.now());
     s.idp.setDown(true);
     try {
       assert.equal((await jar.fetch(`${s.origin}/api/orders/1`)).status, 200);
