@@ -31,6 +31,7 @@ import { commandPath, ensureDebianPackages, freePort, runQuiet, waitFor } from '
 /** A 26.x that Maven Central serves (see .library/env/packages/maven-partial.tsv). */
 const KEYCLOAK_VERSION = '26.5.6';
 const ARTIFACT = `org.keycloak:keycloak-quarkus-dist:${KEYCLOAK_VERSION}:zip`;
+const DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
 /** The build options `start-dev` is run with: they key the cached augmentation. */
 const BUILD_OPTIONS = ['--health-enabled=true'];
 const BOOT_TIMEOUT_MS = 240_000;
@@ -59,17 +60,25 @@ async function ensureDistribution(cacheDir: string, say: (line: string) => void)
   if (!commandPath('mvn') && !ensureDebianPackages('/usr/bin/mvn', ['maven'], say)) {
     throw new Error('no Maven to fetch it with (apt-get install maven)');
   }
+  if (!ensureDebianPackages('/usr/bin/unzip', ['unzip'], say)) throw new Error('no unzip (apt-get install unzip)');
   say(`▶ fetching Keycloak ${KEYCLOAK_VERSION} from Maven Central (about 165 MB, once)`);
   const staging = await mkdtemp(join(cacheDir, `.keycloak-${KEYCLOAK_VERSION}-`));
   try {
+    // `copy`, not `unpack`: the unpack goal of the plugin Maven picks without a POM (2.8) keeps
+    // "already unpacked" markers in a literal `${project.basedir}/target` under the working
+    // directory, and then skips the next unpack into a fresh directory. The version is pinned so
+    // a machine with an empty ~/.m2 runs the same plugin; unzip keeps kc.sh executable.
     const result = await runQuiet('mvn', [
       '-q',
       '-B',
-      'dependency:unpack',
+      `${DEPENDENCY_PLUGIN}:copy`,
       `-Dartifact=${ARTIFACT}`,
       `-DoutputDirectory=${staging}`,
     ]);
-    if (result.code !== 0) throw new Error(`mvn dependency:unpack failed: ${result.output.slice(-500)}`);
+    if (result.code !== 0) throw new Error(`mvn dependency:copy failed: ${result.output.slice(-500)}`);
+    const zip = join(staging, `keycloak-quarkus-dist-${KEYCLOAK_VERSION}.zip`);
+    const unzipped = await runQuiet('unzip', ['-q', zip, '-d', staging]);
+    if (unzipped.code !== 0) throw new Error(`unzip failed: ${unzipped.output.slice(-500)}`);
     try {
       await rename(join(staging, `keycloak-${KEYCLOAK_VERSION}`), dist);
     } catch (err) {
