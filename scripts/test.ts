@@ -6,11 +6,11 @@
  * run that names what was skipped; CI (`CI=true`) gets a red one.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, relative } from 'node:path';
 import { services } from './services/index.ts';
-import { isMissing, type ServiceContext, type StartedService } from './services/types.ts';
+import { isMissing, type MissingService, type Service, type ServiceContext, type StartedService } from './services/types.ts';
 
 const root = join(import.meta.dirname, '..');
 const bin = (name: string) => join(root, 'node_modules', '.bin', name);
@@ -55,54 +55,88 @@ process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
 process.once('SIGTERM', () => void stopAll().then(() => process.exit(143)));
 
 const only = process.argv.slice(2);
+type Outcome = { name: string; result: StartedService | MissingService };
 // Services start while tsc and ESLint run: Keycloak alone takes about 20 s to boot.
-const starting = Promise.all(
-  services.map(async (service) => {
-    try {
-      const result = await service.start(context);
-      if (!isMissing(result)) started.push(result);
-      return { name: service.name, result };
-    } catch (err) {
-      return { name: service.name, result: { missing: `${service.name} failed to start: ${String(err)}` } };
-    }
-  }),
+const starting = new Map<Service, Promise<Outcome>>(
+  services.map((service) => [
+    service,
+    service.start(context).then(
+      (result) => {
+        if (!isMissing(result)) started.push(result);
+        return { name: service.name, result };
+      },
+      (err: unknown) => ({ name: service.name, result: { missing: `${service.name} failed to start: ${String(err)}` } }),
+    ),
+  ]),
 );
+const settleAll = () => Promise.all(starting.values());
 if (only.length === 0) {
   const checks = [
     await run('typecheck (tsc)', bin('tsc'), ['-p', 'tsconfig.json']),
     await run('lint (eslint)', bin('eslint'), ['.']),
   ];
   if (checks.some((code) => code !== 0)) {
-    await starting;
+    await settleAll();
     await stopAll();
     process.exit(1);
   }
 }
 
-const results = await starting;
-say('\n▶ services');
 const env: NodeJS.ProcessEnv = { ...process.env, STEPGATE_TEST: '1' };
 const missing: string[] = [];
-for (const { name, result } of results) {
-  if (isMissing(result)) {
-    missing.push(name);
-    say(`  ✖ ${name}: ${result.missing}`);
-  } else {
-    Object.assign(env, result.env);
-    say(`  ✔ ${result.note}`);
+/** Reports what `group` found, adds it to the tests' environment; false when CI must stop. */
+async function collect(group: readonly Service[]): Promise<boolean> {
+  say('\n▶ services');
+  for (const { name, result } of await Promise.all(group.map((service) => starting.get(service)!))) {
+    if (isMissing(result)) {
+      missing.push(name);
+      say(`  ✖ ${name}: ${result.missing}`);
+    } else {
+      Object.assign(env, result.env);
+      say(`  ✔ ${result.note}`);
+    }
   }
-}
-if (missing.length > 0) {
+  if (missing.length === 0) return true;
   if (inCi) {
     say(`✖ CI=true and ${missing.join(', ')} missing: the tests that need them may not be skipped in CI`);
-    await stopAll();
-    process.exit(1);
+    return false;
   }
   say(`  the tests that need ${missing.join(', ')} will be skipped, each saying so`);
+  return true;
 }
 
 const files = only.length > 0 ? only : findTests(join(root, 'test')).map((f) => relative(root, f));
-const status = await run(`tests (${files.length} files)`, process.execPath, ['--test', '--test-reporter=spec', ...files], env);
+// A slow service (a cold Traefik build takes many minutes) holds back only the test files that
+// use it: the rest run meanwhile, and those files run once it is there.
+const slow = services.filter((service) => service.usedBy);
+const needsSlow = (file: string) => {
+  const text = readFileSync(join(root, file), 'utf8');
+  return slow.some((service) => service.usedBy!.test(text));
+};
+const later = files.filter(needsSlow);
+const first = files.filter((file) => !later.includes(file));
+let status = 0;
+if (!(await collect(services.filter((service) => !service.usedBy)))) {
+  await settleAll();
+  await stopAll();
+  process.exit(1);
+}
+if (first.length > 0) {
+  status = await run(`tests (${first.length} files)`, process.execPath, ['--test', '--test-reporter=spec', ...first], env);
+}
+if (!(await collect(slow))) {
+  await stopAll();
+  process.exit(1);
+}
+if (later.length > 0) {
+  const code = await run(
+    `tests that waited for ${slow.map((service) => service.name).join(', ')} (${later.length} files)`,
+    process.execPath,
+    ['--test', '--test-reporter=spec', ...later],
+    env,
+  );
+  status ||= code;
+}
 await stopAll();
 if (missing.length > 0) say(`\nskipped: the tests that need ${missing.join(', ')} (see above)`);
 process.exit(status);

@@ -31,6 +31,7 @@ function goOutput(args: string[], cwd?: string): Promise<{ ok: boolean; out: str
 
 export const traefik: Service = {
   name: 'Traefik',
+  usedBy: /\btraefikPath\(/,
   async start({ cacheDir, say }) {
     const given = process.env['TRAEFIK_PATH'];
     if (given) return { env: { STEPGATE_TEST_TRAEFIK: given }, note: `Traefik at ${given}` };

@@ -29,6 +29,11 @@ export interface ServiceContext {
 export interface Service {
   /** What the tests call it: "Redis", "Keycloak". */
   readonly name: string;
+  /**
+   * For a service that may take many minutes to be ready (a cold build): the test files whose
+   * source matches run only once it is; every other file runs meanwhile.
+   */
+  readonly usedBy?: RegExp;
   start(context: ServiceContext): Promise<StartedService | MissingService>;
 }
 
