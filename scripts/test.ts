@@ -106,8 +106,8 @@ async function collect(group: readonly Service[]): Promise<boolean> {
 }
 
 const files = only.length > 0 ? only : findTests(join(root, 'test')).map((f) => relative(root, f));
-// A slow service (a cold Traefik build takes many minutes) holds back only the test files that
-// use it: the rest run meanwhile, and those files run once it is there.
+// A slow service (a cold Traefik build takes many minutes, Keycloak boots in up to a minute)
+// holds back only the test files that use it: the rest run meanwhile, then those files.
 const slow = services.filter((service) => service.usedBy);
 const needsSlow = (file: string) => {
   const text = readFileSync(join(root, file), 'utf8');

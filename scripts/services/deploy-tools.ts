@@ -14,6 +14,7 @@ const SOURCES = ['go.mod', 'go.sum', 'main.go'];
 
 export const deployTools: Service = {
   name: 'deploy tools',
+  usedBy: /\bdeployTools\(/,
   async start({ root, cacheDir, say }) {
     const source = join(root, 'scripts', 'services', 'deploy-tools');
     const hash = createHash('sha256');

@@ -128,6 +128,7 @@ async function keepAugmentation(home: string, augmented: string): Promise<void> 
 
 export const keycloak: Service = {
   name: 'Keycloak',
+  usedBy: /\bkeycloak(?:Url|Service)\(/,
   async start({ root, cacheDir, say }) {
     const given = process.env['STEPGATE_TEST_KEYCLOAK_URL'];
     if (given) {

@@ -12,6 +12,7 @@ const VERSION = '1.37.0';
 
 export const kubernetesSchemas: Service = {
   name: 'Kubernetes schemas',
+  usedBy: /\bkubernetesValidate\(/,
   async start({ cacheDir, say }) {
     const dir = join(cacheDir, `kubernetes-validate-${VERSION}`);
     const launcher = join(dir, 'kubernetes-validate');

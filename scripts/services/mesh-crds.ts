@@ -41,6 +41,7 @@ function moduleDir(module: string): Promise<string | undefined> {
 
 export const meshCrds: Service = {
   name: 'Istio and Envoy Gateway CRDs',
+  usedBy: /\bcrdFile\(/,
   async start() {
     if (!commandPath('go')) return { missing: 'no Go toolchain to fetch the CRDs from the Go module proxy (go)' };
     const env: Record<string, string> = {};
