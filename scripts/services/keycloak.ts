@@ -16,8 +16,9 @@
  *
  * Tests get `STEPGATE_TEST_KEYCLOAK_URL` (the base URL; the realm's issuer is
  * `${url}/realms/platform`), `STEPGATE_TEST_KEYCLOAK_ADMIN_USER` and `..._ADMIN_PASSWORD` (the
- * master realm's admin, for the admin REST API). A Keycloak already running can be used instead
- * by setting those three variables before `npm test`.
+ * master realm's admin, for the admin REST API) and `..._MANAGEMENT_URL` (the management
+ * interface: `/health/ready`). A Keycloak already running can be used instead by setting those
+ * variables before `npm test`.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -132,11 +133,13 @@ export const keycloak: Service = {
   async start({ root, cacheDir, say }) {
     const given = process.env['STEPGATE_TEST_KEYCLOAK_URL'];
     if (given) {
+      const management = process.env['STEPGATE_TEST_KEYCLOAK_MANAGEMENT_URL'];
       return {
         env: {
           STEPGATE_TEST_KEYCLOAK_URL: given,
           STEPGATE_TEST_KEYCLOAK_ADMIN_USER: process.env['STEPGATE_TEST_KEYCLOAK_ADMIN_USER'] ?? ADMIN_USER,
           STEPGATE_TEST_KEYCLOAK_ADMIN_PASSWORD: process.env['STEPGATE_TEST_KEYCLOAK_ADMIN_PASSWORD'] ?? '',
+          ...(management ? { STEPGATE_TEST_KEYCLOAK_MANAGEMENT_URL: management } : {}),
         },
         note: `Keycloak at ${given} (given)`,
       };
@@ -232,6 +235,7 @@ export const keycloak: Service = {
         STEPGATE_TEST_KEYCLOAK_URL: url,
         STEPGATE_TEST_KEYCLOAK_ADMIN_USER: ADMIN_USER,
         STEPGATE_TEST_KEYCLOAK_ADMIN_PASSWORD: password,
+        STEPGATE_TEST_KEYCLOAK_MANAGEMENT_URL: `http://127.0.0.1:${managementPort}`,
       },
       note: `Keycloak ${KEYCLOAK_VERSION} started for this run on ${url} in ${seconds} s (realm platform)`,
       stop,

@@ -21,6 +21,11 @@ export function redisUrl(t: TestContext): string | undefined {
   return requireService(t, 'STEPGATE_TEST_REDIS_URL', 'Redis');
 }
 
+/** The redis-server binary, for a test that runs a Redis of its own (redis-cli lies beside it). */
+export function redisServer(t: TestContext): string | undefined {
+  return requireService(t, 'STEPGATE_TEST_REDIS_SERVER', 'redis-server');
+}
+
 /** The Chromium executable for browser tests, or skips the test (outside CI). */
 export function chromiumPath(t: TestContext): string | undefined {
   return requireService(t, 'STEPGATE_TEST_CHROMIUM', 'Chromium');
@@ -70,6 +75,11 @@ export function keycloakService(): KeycloakService | undefined {
     adminUser: process.env['STEPGATE_TEST_KEYCLOAK_ADMIN_USER'] ?? 'admin',
     adminPassword: process.env['STEPGATE_TEST_KEYCLOAK_ADMIN_PASSWORD'] ?? '',
   };
+}
+
+/** The management interface of this run's Keycloak (`/health/ready`), or skips the test (outside CI). */
+export function keycloakManagementUrl(t: TestContext): string | undefined {
+  return requireService(t, 'STEPGATE_TEST_KEYCLOAK_MANAGEMENT_URL', "Keycloak's management interface");
 }
 
 /** The Keycloak of this test run (realm `platform` imported), or skips the test (outside CI). */
