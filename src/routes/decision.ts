@@ -12,6 +12,7 @@ import { type DecisionProtocol, pathOf } from '../decision/protocol.ts';
 import { GatewayError, isGatewayError } from '../errors.ts';
 import type { PathNormalizer } from '../plugins/request-context.ts';
 import type { AssertionSigner } from '../targets/assertion.ts';
+import { refuseUnforwardedOverride } from '../targets/method-override.ts';
 import type { Target } from '../targets/registry.ts';
 
 export interface DecisionNormalizer extends PathNormalizer {
@@ -77,6 +78,8 @@ async function decisionRoutes(app: FastifyInstance, options: DecisionRoutesOptio
       );
     }
     state.target = { name: target.name, type: 'http' };
+    // Where gateway mode's HTTP target refuses `_method` and drops the override headers.
+    refuseUnforwardedOverride(state.search, Object.keys(request.headers));
     const identity = state.identity;
     const assertion = identity ? await options.signer.sign(identity, target.name) : undefined;
     reply.header('cache-control', 'no-store');

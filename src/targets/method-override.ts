@@ -12,6 +12,14 @@
  */
 import { GatewayError } from '../errors.ts';
 
+/** The method-override headers; gateway mode drops them from every forwarded request. */
+const OVERRIDE_HEADERS = new Set(['x-http-method-override', 'x-http-method', 'x-method-override']);
+
+/** Whether a header name overrides the method (`_` read as `-`, as CGI and nginx may). */
+export function isMethodOverrideHeader(name: string): boolean {
+  return OVERRIDE_HEADERS.has(name.toLowerCase().replaceAll('_', '-'));
+}
+
 /** Lenient percent-decoding (a malformed escape stays as written), `+` read as a space. */
 function decodeName(raw: string): string {
   return raw.replaceAll('+', ' ').replace(/%([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
@@ -92,4 +100,18 @@ export function refuseMethodOverride(search: string, contentType: string | undef
         ? multipartHasOverride(body, boundary)
         : false;
   if (form) throw new GatewayError('SG_ERR_METHOD_OVERRIDE', 'the form body holds a "_method" field');
+}
+
+/**
+ * For a request stepgate judges but does not forward (decision mode): the proxy passes the
+ * client's request on as it is, so what gateway mode removes (an override header) is refused
+ * too, as is `_method` in the query. The body is not seen there; see docs/threat-model.md.
+ */
+export function refuseUnforwardedOverride(search: string, headerNames: Iterable<string>): void {
+  refuseMethodOverride(search, undefined, undefined);
+  for (const name of headerNames) {
+    if (isMethodOverrideHeader(name)) {
+      throw new GatewayError('SG_ERR_METHOD_OVERRIDE', `the request carries ${name.toLowerCase()}, which the proxy would pass on`);
+    }
+  }
 }
