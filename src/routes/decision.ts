@@ -55,7 +55,8 @@ export function createDecisionNormalizer(endpoint: DecisionEndpoint, gateway: Pa
 
 export interface DecisionRoutesOptions {
   normalizer: DecisionNormalizer;
-  signer: AssertionSigner;
+  /** The live signer (a reload of `assertion.keys` replaces it). */
+  signer: (request: FastifyRequest) => AssertionSigner;
   /** The live targets (a config reload replaces them). */
   targets: (request: FastifyRequest) => ReadonlyMap<string, Target>;
   /** The gateway's public origin, where `/.stepgate/login` is served (when `sso` is set). */
@@ -81,7 +82,7 @@ async function decisionRoutes(app: FastifyInstance, options: DecisionRoutesOptio
     // Where gateway mode's HTTP target refuses `_method` and drops the override headers.
     refuseUnforwardedOverride(state.search, Object.keys(request.headers));
     const identity = state.identity;
-    const assertion = identity ? await options.signer.sign(identity, target.name) : undefined;
+    const assertion = identity ? await options.signer(request).sign(identity, target.name) : undefined;
     reply.header('cache-control', 'no-store');
     return reply.code(200).headers(allowHeaders(protocol.upstreamHeaders, identity, assertion, request.id)).send();
   });

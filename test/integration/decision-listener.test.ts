@@ -149,7 +149,7 @@ describe('a refused check', () => {
       ['POST', '/api/orders/1?a=1&%5Fmethod=PUT', {}],
       ['GET', '/api/orders/1', { 'x-http-method-override': 'DELETE' }],
       ['POST', '/api/orders/1', { 'X-Method-Override': 'DELETE' }],
-      ['GET', '/api/orders/1', { 'x_http_method': 'DELETE' }],
+      ['GET', '/api/orders/1', { x_http_method: 'DELETE' }],
     ];
     for (const [method, path, headers] of cases) {
       const answer = await envoyCheck(method, path, { authorization: `Bearer ${t}`, ...headers });
