@@ -8,11 +8,11 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { absoluteLocation, allowHeaders } from '../decision/answer.ts';
 import type { DecisionEndpoint } from '../decision/endpoint.ts';
+import { refusePassThrough } from '../decision/pass-through.ts';
 import { type DecisionProtocol, pathOf } from '../decision/protocol.ts';
 import { GatewayError, isGatewayError } from '../errors.ts';
 import type { PathNormalizer } from '../plugins/request-context.ts';
 import type { AssertionSigner } from '../targets/assertion.ts';
-import { refuseUnforwardedOverride } from '../targets/method-override.ts';
 import type { Target } from '../targets/registry.ts';
 
 export interface DecisionNormalizer extends PathNormalizer {
@@ -79,8 +79,8 @@ async function decisionRoutes(app: FastifyInstance, options: DecisionRoutesOptio
       );
     }
     state.target = { name: target.name, type: 'http' };
-    // Where gateway mode's HTTP target refuses `_method` and drops the override headers.
-    refuseUnforwardedOverride(state.search, Object.keys(request.headers));
+    // Where gateway mode's HTTP target refuses `_method` and drops what clients may not send.
+    refusePassThrough(state.search, Object.keys(request.headers));
     const identity = state.identity;
     const assertion = identity ? await options.signer(request).sign(identity, target.name) : undefined;
     reply.header('cache-control', 'no-store');

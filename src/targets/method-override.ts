@@ -101,17 +101,3 @@ export function refuseMethodOverride(search: string, contentType: string | undef
         : false;
   if (form) throw new GatewayError('SG_ERR_METHOD_OVERRIDE', 'the form body holds a "_method" field');
 }
-
-/**
- * For a request stepgate judges but does not forward (decision mode): the proxy passes the
- * client's request on as it is, so what gateway mode removes (an override header) is refused
- * too, as is `_method` in the query. The body is not seen there; see docs/threat-model.md.
- */
-export function refuseUnforwardedOverride(search: string, headerNames: Iterable<string>): void {
-  refuseMethodOverride(search, undefined, undefined);
-  for (const name of headerNames) {
-    if (isMethodOverrideHeader(name)) {
-      throw new GatewayError('SG_ERR_METHOD_OVERRIDE', `the request carries ${name.toLowerCase()}, which the proxy would pass on`);
-    }
-  }
-}

@@ -165,6 +165,21 @@ describe('a refused check', () => {
     assert.equal(plain.status, 200);
   });
 
+  it('refuses a gateway header spelled with "_", which no proxy setting replaces and CGI-style upstreams read as the real one', async () => {
+    const t = await token();
+    for (const name of ['X_Stepgate_Subject', 'x-stepgate_groups', 'X_STEPGATE_ASSERTION']) {
+      const answer = await envoyCheck('GET', '/api/orders/1', { authorization: `Bearer ${t}`, [name]: 'admin' });
+      assert.equal(answer.status, 400, name);
+      assert.equal(JSON.parse(answer.body).code, 'SG_ERR_BAD_HEADER', name);
+      const record = await gateway.auditFor(requestId(answer.headers));
+      assert.deepEqual([record.mode, record.decision, record.reason], ['decision', 'deny', 'bad_request'], name);
+    }
+    // The dash spelling is the proxy's to replace (every configured header is in the answer).
+    const dashed = await envoyCheck('GET', '/api/orders/1', { authorization: `Bearer ${t}`, 'x-stepgate-subject': 'admin' });
+    assert.equal(dashed.status, 200);
+    assert.equal(dashed.headers['x-stepgate-subject'], 'ci-bot');
+  });
+
   it('applies the route rate limit: the third check in the window is a 429', async () => {
     const t = await token({ sub: 'limited-caller' });
     const statuses = [];
