@@ -316,7 +316,7 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     ? await buildDecisionApp(config, config.decision, {
         pipeline,
         audit: auditOptions,
-        signer,
+        signer: (request) => liveFor(request).signer,
         targets: (request) => liveFor(request).targets,
         logStream: logDestination,
       })

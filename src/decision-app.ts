@@ -21,7 +21,8 @@ export interface DecisionAppDeps {
   readonly pipeline: PipelineOptions;
   /** The gateway's audit options (records here add `"mode":"decision"`). */
   readonly audit: AuditPluginOptions;
-  readonly signer: AssertionSigner;
+  /** The live signer (a reload of `assertion.keys` replaces it). */
+  readonly signer: (request: FastifyRequest) => AssertionSigner;
   readonly targets: (request: FastifyRequest) => ReadonlyMap<string, Target>;
   readonly logStream?: LogDestination | undefined;
 }

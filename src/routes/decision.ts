@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { absoluteLocation, allowHeaders } from '../decision/answer.ts';
 import type { DecisionEndpoint } from '../decision/endpoint.ts';
+import { refusePassThrough } from '../decision/pass-through.ts';
 import { type DecisionProtocol, pathOf } from '../decision/protocol.ts';
 import { GatewayError, isGatewayError } from '../errors.ts';
 import type { PathNormalizer } from '../plugins/request-context.ts';
@@ -54,7 +55,8 @@ export function createDecisionNormalizer(endpoint: DecisionEndpoint, gateway: Pa
 
 export interface DecisionRoutesOptions {
   normalizer: DecisionNormalizer;
-  signer: AssertionSigner;
+  /** The live signer (a reload of `assertion.keys` replaces it). */
+  signer: (request: FastifyRequest) => AssertionSigner;
   /** The live targets (a config reload replaces them). */
   targets: (request: FastifyRequest) => ReadonlyMap<string, Target>;
   /** The gateway's public origin, where `/.stepgate/login` is served (when `sso` is set). */
@@ -77,8 +79,10 @@ async function decisionRoutes(app: FastifyInstance, options: DecisionRoutesOptio
       );
     }
     state.target = { name: target.name, type: 'http' };
+    // Where gateway mode's HTTP target refuses `_method` and drops what clients may not send.
+    refusePassThrough(state.search, Object.keys(request.headers));
     const identity = state.identity;
-    const assertion = identity ? await options.signer.sign(identity, target.name) : undefined;
+    const assertion = identity ? await options.signer(request).sign(identity, target.name) : undefined;
     reply.header('cache-control', 'no-store');
     return reply.code(200).headers(allowHeaders(protocol.upstreamHeaders, identity, assertion, request.id)).send();
   });

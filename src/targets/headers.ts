@@ -20,6 +20,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { COOKIE_PREFIX, withoutGatewayCookies } from '../identity/sessions/cookies.ts';
 import type { Identity } from '../identity/types.ts';
 import { identityHeaders } from './identity-headers.ts';
+import { isMethodOverrideHeader } from './method-override.ts';
 
 /** RFC 9110 §7.6.1 connection-specific fields, never forwarded in either direction. */
 const HOP_BY_HOP = new Set([
@@ -40,9 +41,6 @@ const HOP_BY_HOP = new Set([
  * `100 Continue` and holds the whole body; RFC 9110 §10.1.1 makes the expectation hop-by-hop).
  */
 const REWRITTEN = new Set(['host', 'content-length', 'expect']);
-
-/** Method overrides let a POST be replayed as DELETE behind the policy's back: always dropped. */
-const METHOD_OVERRIDES = new Set(['x-http-method-override', 'x-http-method', 'x-method-override']);
 
 /**
  * Name tokens (split on `-`) that make a header a claim about the client, the host, the scheme,
@@ -101,7 +99,8 @@ export function connectionListed(value: string | string[] | undefined): string[]
  */
 export function isSpoofableHeader(name: string, trustedPeer: boolean): boolean {
   const n = name.toLowerCase().replaceAll('_', '-');
-  if (n.startsWith('x-stepgate-') || METHOD_OVERRIDES.has(n) || n === 'x-request-id') return true;
+  // Method overrides let a POST be replayed as DELETE behind the policy's back: always dropped.
+  if (n.startsWith('x-stepgate-') || isMethodOverrideHeader(n) || n === 'x-request-id') return true;
   if (HOP_BY_HOP.has(n) || REWRITTEN.has(n)) return true;
   if (!claimShaped(n)) return false;
   // An underscore spelling is never legitimate for a claim, trusted peer or not.

@@ -12,6 +12,14 @@
  */
 import { GatewayError } from '../errors.ts';
 
+/** The method-override headers; gateway mode drops them from every forwarded request. */
+const OVERRIDE_HEADERS = new Set(['x-http-method-override', 'x-http-method', 'x-method-override']);
+
+/** Whether a header name overrides the method (`_` read as `-`, as CGI and nginx may). */
+export function isMethodOverrideHeader(name: string): boolean {
+  return OVERRIDE_HEADERS.has(name.toLowerCase().replaceAll('_', '-'));
+}
+
 /** Lenient percent-decoding (a malformed escape stays as written), `+` read as a space. */
 function decodeName(raw: string): string {
   return raw.replaceAll('+', ' ').replace(/%([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));

@@ -5,8 +5,9 @@
  * and shared between replicas through Redis; an unreachable endpoint is a 503, never a pass.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
 import { type EchoUpstream, startEchoUpstream } from '../../src/dev/upstream.ts';
 import { startGateway, type TestGateway, waitReady } from '../support/gateway.ts';
 import { DEFAULT_CLIENTS, startIdp, type TestIdp } from '../support/idp.ts';
@@ -108,6 +109,34 @@ describe('opaque access tokens (RFC 7662 introspection)', () => {
       assert.equal(idp.introspectionRequests(), calls + 1);
     } finally {
       await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('cannot be made active by a write to Redis: a forged entry, or another token’s sealed one moved over', async (t) => {
+    const url = redisUrl(t);
+    if (!url) return;
+    const redis = { url, keyPrefix: `stepgate-test:${randomUUID()}:` };
+    const gw = await startGateway(document({ redis }));
+    const client = new Redis(url, { keyPrefix: redis.keyPrefix });
+    const keyOf = (token: string) => `introspection:${createHash('sha256').update(token).digest('base64url')}`;
+    try {
+      const good = await idp.getToken({ clientId: 'ci-bot' });
+      assert.equal((await call(gw, good)).status, 200);
+      const sealedActive = await client.get(keyOf(good));
+      assert.ok(sealedActive, 'the active answer is shared through Redis');
+      const forged = JSON.stringify({ active: true, claims: { iss: idp.issuer, sub: 'root', aud: 'stepgate', scope: 'orders:read', exp: 9_999_999_999 } });
+      for (const [what, value] of [['a forged entry', forged], ['a sealed entry of another token', sealedActive]] as const) {
+        const unknown = `unknown-${randomUUID()}`;
+        await client.set(keyOf(unknown), value);
+        const calls = idp.introspectionRequests();
+        const res = await call(gw, unknown);
+        assert.equal(res.status, 401, what);
+        assert.equal(JSON.parse(res.body).code, 'SG_ERR_INVALID_TOKEN', what);
+        assert.equal(idp.introspectionRequests(), calls + 1, `${what}: the IdP is asked instead`);
+      }
+    } finally {
+      client.disconnect();
+      await gw.close();
     }
   });
 

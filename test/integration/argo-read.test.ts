@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { callerTag } from '../../src/targets/execution/naming.ts';
+import { callerTag, executionName } from '../../src/targets/execution/naming.ts';
 import { ARGO_NAMESPACE, type ArgoStack, startArgoStack, type TestArgo } from '../support/argo.ts';
 import type { TestGateway } from '../support/gateway.ts';
 import { githubActionsClaims, type TestIssuer } from '../support/issuer.ts';
@@ -34,14 +34,14 @@ async function start(body: Record<string, unknown>): Promise<{ name: string; sta
 }
 
 /** Submits straight to argo-server, as someone with RBAC in the namespace could. */
-async function submitDirectly(name: string, labels: string, template = 'deploy', kind = 'WorkflowTemplate') {
+async function submitDirectly(name: string, labels: string, template = 'deploy', kind = 'WorkflowTemplate', envelope = '{}') {
   const res = await fetch(`${argo.url}/api/v1/workflows/${ARGO_NAMESPACE}/submit`, {
     method: 'POST',
     headers: { authorization: `Bearer ${argo.token}`, 'content-type': 'application/json' },
     body: JSON.stringify({
       resourceKind: kind,
       resourceName: template,
-      submitOptions: { name, labels, parameters: ['stepgate-caller={}', 'version=1'] },
+      submitOptions: { name, labels, parameters: [`stepgate-caller=${envelope}`, 'version=1'] },
     }),
   });
   assert.equal(res.status, 200, await res.text());
@@ -143,4 +143,36 @@ describe('GET <read route>/{name}', () => {
     assert.equal(outcome.target?.error, 'NotFound');
     assert.equal(outcome.decision, 'deny');
   });
+});
+
+describe('a workflow squatting on the name a caller’s Idempotency-Key gives', () => {
+  // Someone with RBAC in the namespace submits, under the very name the caller's next start will
+  // ask for, a workflow that is not theirs: the retry path must never hand it over as a replay.
+  const squat = [
+    ['another caller’s label', 'stepgate.io/caller=someone-else', 'deploy', 'WorkflowTemplate'],
+    ['the caller’s label on another template', 'CALLER', 'release', 'ClusterWorkflowTemplate'],
+  ] as const;
+  for (const [what, label, template, kind] of squat) {
+    it(`with ${what} is a 409, and nothing of it is shown`, async () => {
+      const sub = acmeApp['sub'] as string;
+      const key = `squat-${template}`;
+      const name = executionName({ identity: { issuer: 'github', sub }, route: 'deploy', key, requestId: 'unused' });
+      // Its envelope holds the very body the caller sends: only who started it, and from which
+      // template, tell it apart from the caller's own earlier start.
+      const labels = label === 'CALLER' ? `stepgate.io/caller=${callerTag({ issuer: 'github', sub })}` : label;
+      await submitDirectly(name, labels, template, kind, JSON.stringify({ body: { version: '9.9.9' } }));
+      const { res, json, text } = await call(gateway, '/argo/deploy', {
+        token: await appToken(),
+        body: { version: '9.9.9' },
+        headers: { 'idempotency-key': key },
+      });
+      assert.equal(res.status, 409, text);
+      assert.equal(json()['code'], 'SG_ERR_IDEMPOTENCY_CONFLICT');
+      assert.equal(res.headers.get('idempotent-replayed'), null);
+      assert.equal(res.headers.get('location'), null);
+      assert.ok(!text.includes(name), 'the squatter’s workflow is not named back');
+      const { outcome } = await auditOf(gateway, res.headers.get('x-request-id')!);
+      assert.deepEqual([outcome.decision, outcome.target?.error], ['deny', 'AlreadyExists']);
+    });
+  }
 });

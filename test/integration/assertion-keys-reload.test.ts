@@ -10,8 +10,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { parseConfig } from '../../src/config/load.ts';
-import { startGateway, type TestGateway } from '../support/gateway.ts';
+import { rawRequest } from '../support/decision.ts';
+import { startGateway, type TestGateway, waitReady } from '../support/gateway.ts';
+import { startIssuer } from '../support/issuer.ts';
 
 const pem = () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
 
@@ -53,6 +56,39 @@ describe('assertion keys on reload', () => {
     await writeFile(join(dir, 'b'), 'garbage');
     await assert.rejects(gateway.app.stepgate.reload(config), /assertion\.keys\[0\]\.file: is neither a PEM key nor a JWK/);
     assert.deepEqual(await kids(gateway), ['b', 'a']);
+  });
+
+  test('the decision listener signs with the reloaded keys too, not the ones it started with', async () => {
+    await writeFile(join(dir, 'c'), pem());
+    await writeFile(join(dir, 'd'), pem());
+    const issuer = await startIssuer();
+    after(() => issuer.close());
+    const withDecision = (files: string[]) => ({
+      ...document(files),
+      issuers: [{ name: 'ci', issuer: issuer.issuer, audiences: ['stepgate'], jwksUri: issuer.jwksUri }],
+      decision: { host: '127.0.0.1', port: 0, trustedPeers: ['127.0.0.1'], nginx: { path: '/nginx' } },
+      routes: [{ name: 'r', path: '/r', target: 't', allow: { scopes: ['read'] } }],
+    });
+    const gateway = await startGateway(withDecision(['c']));
+    after(() => gateway.close());
+    await waitReady(gateway);
+    // Rotation's last step: "d" signs and "c" is no longer published.
+    await gateway.app.stepgate.reload(parseConfig(withDecision(['d']), {}));
+    assert.deepEqual(await kids(gateway), ['d']);
+    const answer = await rawRequest(gateway.decisionUrl!, {
+      method: 'GET',
+      path: '/nginx',
+      headers: {
+        'x-original-method': 'GET',
+        'x-original-uri': '/r',
+        authorization: `Bearer ${await issuer.sign({ sub: 'alice', scope: 'read' })}`,
+      },
+    });
+    assert.equal(answer.status, 200);
+    const assertion = String(answer.headers['x-stepgate-assertion']);
+    assert.equal(decodeProtectedHeader(assertion).kid, 'd');
+    const jwks = (await (await fetch(`${gateway.url}/.well-known/stepgate/jwks.json`)).json()) as JSONWebKeySet;
+    await jwtVerify(assertion, createLocalJWKSet(jwks), { audience: 't' });
   });
 
   test('without assertion.keys a reload keeps the generated key', async () => {

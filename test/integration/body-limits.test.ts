@@ -1,4 +1,7 @@
-/** Oversized bodies are a 413 before anything is forwarded, whether announced or chunked. */
+/**
+ * Oversized bodies are a 413 before anything is forwarded, whether announced or chunked; bodies
+ * and headers that never finish arriving are cut off by the request and headers time-outs.
+ */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type EchoUpstream, startEchoUpstream } from '../../src/dev/upstream.ts';
@@ -75,6 +78,22 @@ describe('a request body', () => {
       5000,
     );
     assert.equal(res.status, 408);
+    assert.equal(upstream.received.length, before);
+  });
+});
+
+describe('request headers', () => {
+  it('that never finish arriving (slowloris) are cut off by the headers time-out: 408, audited', async () => {
+    const before = upstream.received.length;
+    const started = Date.now();
+    // The request line and a few headers, then silence: the blank line never comes.
+    const res = await rawRequest(gateway.url, `GET /api/orders/1 HTTP/1.1\r\n${host()}\r\n${auth}\r\nX-Slow: 1\r\n`, 15_000);
+    assert.equal(res.status, 408, res.raw);
+    assert.ok(Date.now() - started < 10_000, `cut off after ${Date.now() - started} ms`);
+    const problem = JSON.parse(res.body) as { code: string; requestId: string };
+    assert.equal(problem.code, 'SG_ERR_REQUEST_TIMEOUT');
+    const record = await gateway.auditFor(problem.requestId);
+    assert.deepEqual([record.decision, record.status, record.forwarded], ['deny', 408, false]);
     assert.equal(upstream.received.length, before);
   });
 });

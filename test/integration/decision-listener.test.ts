@@ -140,6 +140,46 @@ describe('a refused check', () => {
     assert.equal(JSON.parse(answer.body).code, 'SG_ERR_DECISION_TARGET');
   });
 
+  it('refuses a method override the proxy would pass on: _method in the query, an override header in any spelling', async () => {
+    // Gateway mode refuses `_method` and drops the override headers; here the proxy forwards the
+    // client's request as it is, so a caller allowed to POST (or GET) must not reach a DELETE.
+    const t = await token({ scope: 'orders:read orders:write' });
+    const cases: [string, string, Record<string, string>][] = [
+      ['POST', '/api/orders/1?_method=DELETE', {}],
+      ['POST', '/api/orders/1?a=1&%5Fmethod=PUT', {}],
+      ['GET', '/api/orders/1', { 'x-http-method-override': 'DELETE' }],
+      ['POST', '/api/orders/1', { 'X-Method-Override': 'DELETE' }],
+      ['GET', '/api/orders/1', { x_http_method: 'DELETE' }],
+    ];
+    for (const [method, path, headers] of cases) {
+      const answer = await envoyCheck(method, path, { authorization: `Bearer ${t}`, ...headers });
+      const what = `${method} ${path} ${JSON.stringify(headers)}`;
+      assert.equal(answer.status, 400, what);
+      assert.equal(JSON.parse(answer.body).code, 'SG_ERR_METHOD_OVERRIDE', what);
+      assert.equal(answer.headers['x-stepgate-subject'], undefined, what);
+      const record = await gateway.auditFor(requestId(answer.headers));
+      assert.deepEqual([record.mode, record.decision, record.reason], ['decision', 'deny', 'bad_request'], what);
+    }
+    // What only looks like one is judged as usual.
+    const plain = await envoyCheck('POST', '/api/orders/1?x=_method', { authorization: `Bearer ${t}` });
+    assert.equal(plain.status, 200);
+  });
+
+  it('refuses a gateway header spelled with "_", which no proxy setting replaces and CGI-style upstreams read as the real one', async () => {
+    const t = await token();
+    for (const name of ['X_Stepgate_Subject', 'x-stepgate_groups', 'X_STEPGATE_ASSERTION']) {
+      const answer = await envoyCheck('GET', '/api/orders/1', { authorization: `Bearer ${t}`, [name]: 'admin' });
+      assert.equal(answer.status, 400, name);
+      assert.equal(JSON.parse(answer.body).code, 'SG_ERR_BAD_HEADER', name);
+      const record = await gateway.auditFor(requestId(answer.headers));
+      assert.deepEqual([record.mode, record.decision, record.reason], ['decision', 'deny', 'bad_request'], name);
+    }
+    // The dash spelling is the proxy's to replace (every configured header is in the answer).
+    const dashed = await envoyCheck('GET', '/api/orders/1', { authorization: `Bearer ${t}`, 'x-stepgate-subject': 'admin' });
+    assert.equal(dashed.status, 200);
+    assert.equal(dashed.headers['x-stepgate-subject'], 'ci-bot');
+  });
+
   it('applies the route rate limit: the third check in the window is a 429', async () => {
     const t = await token({ sub: 'limited-caller' });
     const statuses = [];

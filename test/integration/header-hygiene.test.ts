@@ -179,3 +179,43 @@ describe('requests no proxy should pass on', () => {
     assert.equal(record.status, 400);
   });
 });
+
+describe('request framing (no request smuggling)', () => {
+  const writer = async () => `Authorization: Bearer ${await issuer.sign({ sub: 'alice', scope: 'orders:write' })}`;
+  const smuggled = 'GET /api/orders/admin HTTP/1.1\r\nHost: x\r\n\r\n';
+  const post = async (framing: string[], body: string) =>
+    rawRequest(
+      gateway.url,
+      ['POST /api/orders/1 HTTP/1.1', `Host: ${new URL(gateway.url).host}`, await writer(), ...framing, 'Connection: close', '', body].join('\r\n'),
+    );
+
+  it('ambiguous framing is a 400, audited, never forwarded: CL with TE, an unknown coding, two lengths', async () => {
+    const cases: [string, string[], string][] = [
+      ['Content-Length beside Transfer-Encoding', [`Content-Length: ${5 + smuggled.length}`, 'Transfer-Encoding: chunked'], `0\r\n\r\n${smuggled}`],
+      ['a coding that is not chunked', ['Transfer-Encoding: xchunked'], '0\r\n\r\n'],
+      ['two codings', ['Transfer-Encoding: chunked', 'Transfer-Encoding: identity'], '0\r\n\r\n'],
+      ['two lengths', ['Content-Length: 3', 'Content-Length: 40'], 'abc'],
+    ];
+    for (const [what, framing, body] of cases) {
+      const before = upstream.received.length;
+      const res = await post(framing, body);
+      assert.equal(res.status, 400, `${what}: ${res.raw}`);
+      const problem = JSON.parse(res.body) as { code: string; requestId: string };
+      assert.equal(problem.code, 'SG_ERR_BAD_REQUEST', what);
+      assert.equal((await gateway.auditFor(problem.requestId)).reason, 'bad_request', what);
+      assert.equal(upstream.received.length, before, `${what}: nothing forwarded`);
+    }
+  });
+
+  it('a chunked body is re-framed: the upstream gets one request with a Content-Length, the bytes as data', async () => {
+    const before = upstream.received.length;
+    const res = await post(['Transfer-Encoding: chunked'], `${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`);
+    assert.equal(res.status, 200, res.raw);
+    const received = upstream.received.slice(before);
+    assert.equal(received.length, 1, 'one request reached the upstream');
+    assert.equal(received[0]!.url, '/orders/1');
+    assert.equal(received[0]!.headers['content-length'], String(smuggled.length));
+    assert.equal(received[0]!.headers['transfer-encoding'], undefined);
+    assert.equal(received[0]!.body, smuggled);
+  });
+});

@@ -157,6 +157,18 @@ describe('rate limits in memory (one replica)', () => {
     const { res } = await call(gateway, '/status');
     assert.equal((await gateway.auditFor(res.headers.get('x-request-id')!)).reason, 'rate_limited');
   });
+
+  it('cannot be dodged by an anonymous caller naming another address in X-Forwarded-For (no trustProxy)', async () => {
+    const fresh = await gatewayWith();
+    const spoofed = (i: number) => ({
+      'x-forwarded-for': `203.0.113.${i}`,
+      forwarded: `for=198.51.100.${i}`,
+      'x-real-ip': `192.0.2.${i}`,
+    });
+    const got: number[] = [];
+    for (let i = 1; i <= 4; i++) got.push((await fetch(`${fresh.url}/status`, { headers: spoofed(i) })).status);
+    assert.deepEqual(got, [200, 200, 429, 429]);
+  });
 });
 
 /** A loopback port nothing listens on. */
