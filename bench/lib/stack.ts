@@ -1,5 +1,5 @@
 /**
- * The servers under test, each its own process: the upstream, the bare proxy in front of it,
+ * The servers under test, each its own process: the upstream, the bare proxy (@fastify/http-proxy) in front of it,
  * stepgate in front of it (an RS256 issuer, a few routes, a file audit sink with the hash chain
  * and failClosed, as in production), and — once src/ has the Step Functions target — the local
  * Step Functions endpoint with a stepgate route to it. Also the smoke check that every server
