@@ -15,19 +15,16 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { type AuditInput, buildAuditRecord } from '../audit/record.ts';
-import type { AuditConfig } from '../config/schema.ts';
 import { ERRORS, type GatewayError } from '../errors.ts';
 import type { GatewayMetrics } from '../metrics/metrics.ts';
-import type { CompiledRouting } from '../policy/routing.ts';
+import type { Runtime } from '../runtime/runtime.ts';
 import type { RequestState } from './request-state.ts';
 
 export interface AuditPluginOptions {
   audit: AuditLog;
-  /** The live audit config: a reload may change `claims`. */
-  auditConfig: (request?: FastifyRequest) => AuditConfig;
   metrics: GatewayMetrics;
-  /** The request's routing (pinned to it); without a request, the live one. */
-  routing: (request?: FastifyRequest) => CompiledRouting;
+  /** The runtime live now: what a record of no request (a parser error) names. */
+  live: { readonly current: Runtime };
   /** `decision` on the decision listener: every record says a proxy asked (`"mode":"decision"`). */
   mode?: 'decision' | undefined;
 }
@@ -87,13 +84,13 @@ export function createAccounting(options: AuditPluginOptions): Accounting {
   /** The latest request on each connection: a parser error mid-body belongs to it. */
   const latest = new WeakMap<Socket, { request: FastifyRequest; reply: FastifyReply }>();
 
-  const write = (input: AuditInput, request?: FastifyRequest) => {
+  const write = (input: AuditInput, runtime: Runtime) => {
     const route = input.http.route ?? NO_ROUTE;
     const { decision, reason } = input;
     options.metrics.requests.inc({ route, decision, reason, status: String(input.status) });
     options.metrics.requestDuration.observe({ route }, input.durationMs / 1000);
     const withMode = options.mode ? { ...input, mode: options.mode } : input;
-    options.audit.write(buildAuditRecord(withMode, { claims: options.auditConfig(request).claims })).catch(() => {
+    options.audit.write(buildAuditRecord(withMode, { claims: runtime.config.audit.claims })).catch(() => {
       // The audit log counts and reports its own failures; failClosed refuses the next request.
     });
   };
@@ -118,9 +115,9 @@ export function createAccounting(options: AuditPluginOptions): Accounting {
         },
         ...(state.identity ? { identity: state.identity } : {}),
         ...(state.target ? { target: state.target } : {}),
-        policyVersion: options.routing(request).version,
+        policyVersion: state.runtime.routing.version,
       },
-      request,
+      state.runtime,
     );
   };
 
@@ -166,6 +163,7 @@ export function createAccounting(options: AuditPluginOptions): Accounting {
         return { requestId: inFlight.request.id, respond: !inFlight.reply.raw.headersSent };
       }
       const requestId = randomUUID();
+      const runtime = options.live.current;
       write({
         requestId,
         decision: 'deny',
@@ -175,8 +173,8 @@ export function createAccounting(options: AuditPluginOptions): Accounting {
         forwarded: false,
         durationMs: 0,
         http: { method: '-', path: '-', sourceIp: socket.remoteAddress ?? '-' },
-        policyVersion: options.routing().version,
-      });
+        policyVersion: runtime.routing.version,
+      }, runtime);
       return { requestId, respond: !inFlight || inFlight.reply.raw.writableFinished };
     },
   };

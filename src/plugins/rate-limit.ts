@@ -4,23 +4,17 @@
  * with `Retry-After`; every counted response carries the `RateLimit-*` headers of
  * draft-ietf-httpapi-ratelimit-headers, set last (onSend) so an upstream's cannot mask them.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { GatewayError } from '../errors.ts';
 import { callerKey } from '../identity/types.ts';
-import type { RateLimiter } from '../ratelimit/limiter.ts';
 import './request-state.ts';
 
-export interface RateLimitPluginOptions {
-  /** The live limiter; `undefined` while no route has a limit (a config reload may add one). */
-  limiter: (request: FastifyRequest) => RateLimiter | undefined;
-}
-
-async function rateLimitPlugin(app: FastifyInstance, options: RateLimitPluginOptions): Promise<void> {
+async function rateLimitPlugin(app: FastifyInstance): Promise<void> {
   app.addHook('preHandler', async (request) => {
     const state = request.stepgate;
     const route = state.match?.route;
-    const limiter = options.limiter(request);
+    const limiter = state.runtime.limiter;
     if (!route?.rateLimit || !state.decision?.allow || !limiter) return;
     // callerKey always holds a "/", an IP address never does: the two cannot collide.
     const caller = state.identity ? callerKey(state.identity) : `ip:${request.ip}`;

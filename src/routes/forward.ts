@@ -2,19 +2,13 @@
  * The catch-all route: every request that is not a gateway-owned endpoint reaches its target
  * here, after the hooks have normalized, routed, authenticated and authorized it.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { GatewayError } from '../errors.ts';
-import type { Target } from '../targets/registry.ts';
 
-export interface ForwardOptions {
-  /** The live targets (a config reload replaces them). */
-  targets: (request: FastifyRequest) => ReadonlyMap<string, Target>;
-}
-
-export default async function forwardRoutes(app: FastifyInstance, options: ForwardOptions): Promise<void> {
+export default async function forwardRoutes(app: FastifyInstance): Promise<void> {
   app.all('/*', async (request, reply) => {
     const match = request.stepgate.match;
-    const target = match && options.targets(request).get(match.route.target);
+    const target = match && request.stepgate.runtime.targets.get(match.route.target);
     // The hooks refuse unmatched requests; reaching here without a target is a bug, not a 200.
     if (!target) throw new GatewayError('SG_ERR_INTERNAL');
     // A client that left while it was authenticated or authorized gets nothing forwarded.
