@@ -6,6 +6,9 @@
  */
 import httpProxy from '@fastify/http-proxy';
 import Fastify from 'fastify';
+import { enableProfiling } from './profiling.ts';
+
+enableProfiling();
 
 const upstream = process.argv[2];
 if (!upstream) throw new TypeError('usage: bare-proxy.ts UPSTREAM_URL');
