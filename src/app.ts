@@ -88,7 +88,6 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
   });
   const live = await createLiveRuntime(config, {
     metrics,
-    audit,
     dispatcher,
     isTrustedPeer: createPeerMatcher(config.server.trustProxy),
     createVerifier: (issuers) =>
@@ -158,7 +157,7 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     const { sessionTtlSeconds, sessionIdleSeconds } = config.sso;
     await app.register(ssoRoutes, { sso, sessionTtlSeconds, sessionIdleSeconds, executions: deps.executions });
   }
-  await app.register(forwardRoutes);
+  await app.register(forwardRoutes, { accounting });
   // Decision mode: the same pipeline on its own listener, answering instead of forwarding.
   if (config.decision) {
     parts.decision = await buildDecisionApp(config, config.decision, {

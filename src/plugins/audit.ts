@@ -15,7 +15,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { type AuditInput, buildAuditRecord } from '../audit/record.ts';
-import { ERRORS, type GatewayError } from '../errors.ts';
+import { ERRORS, GatewayError } from '../errors.ts';
 import type { GatewayMetrics } from '../metrics/metrics.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { RequestState } from './request-state.ts';
@@ -67,9 +67,40 @@ function cutOutcome(state: RequestState): Outcome {
   return { decision: 'deny', reason: 'client_aborted', ...(failed === undefined ? {} : { failed }) };
 }
 
+/** What a record says of the request itself; the same for its intent and its outcome record. */
+function auditInput(
+  request: FastifyRequest,
+  fields: Pick<AuditInput, 'time' | 'phase' | 'decision' | 'reason' | 'failed' | 'status' | 'forwarded'>,
+): AuditInput {
+  const state = request.stepgate;
+  const route = state.match?.route.name ?? state.internal;
+  return {
+    requestId: request.id,
+    ...fields,
+    durationMs: Math.round((performance.now() - state.startedAt) * 1000) / 1000,
+    http: {
+      method: request.method,
+      path: state.path ?? request.raw.url ?? '-',
+      ...(route ? { route } : {}),
+      sourceIp: request.ip,
+      userAgent: request.headers['user-agent'] ?? '',
+    },
+    ...(state.identity ? { identity: state.identity } : {}),
+    ...(state.target ? { target: state.target } : {}),
+    policyVersion: state.runtime.routing.version,
+  };
+}
+
 export interface Accounting {
   /** Starts watching a request (its first hook); the signal aborts when its client goes away. */
   watch(request: FastifyRequest, reply: FastifyReply): AbortSignal;
+  /**
+   * The record written (durably) before an execution target starts something: with `failClosed`,
+   * a record that cannot be written refuses the request, so nothing starts unaudited. Once it is
+   * on disk, a client gone meanwhile gets nothing started (`SG_ERR_CLIENT_ABORTED`); otherwise the
+   * request counts as forwarded from here on, as the outcome record will say.
+   */
+  writeIntent(request: FastifyRequest): Promise<void>;
   /** The response finished: the request's record, unless it has one. */
   finished(request: FastifyRequest, reply: FastifyReply): void;
   /**
@@ -97,28 +128,8 @@ export function createAccounting(options: AuditPluginOptions): Accounting {
 
   const record = (request: FastifyRequest, outcome: Outcome, status: number) => {
     const state = request.stepgate;
-    const route = state.match?.route.name ?? state.internal;
-    write(
-      {
-        time: state.receivedAt,
-        requestId: request.id,
-        ...outcome,
-        status,
-        forwarded: state.forwarded,
-        durationMs: Math.round((performance.now() - state.startedAt) * 1000) / 1000,
-        http: {
-          method: request.method,
-          path: state.path ?? request.raw.url ?? '-',
-          ...(route ? { route } : {}),
-          sourceIp: request.ip,
-          userAgent: request.headers['user-agent'] ?? '',
-        },
-        ...(state.identity ? { identity: state.identity } : {}),
-        ...(state.target ? { target: state.target } : {}),
-        policyVersion: state.runtime.routing.version,
-      },
-      state.runtime,
-    );
+    const fields = { time: state.receivedAt, ...outcome, status, forwarded: state.forwarded };
+    write(auditInput(request, fields), state.runtime);
   };
 
   const gone = (request: FastifyRequest, reply: FastifyReply) => {
@@ -145,6 +156,16 @@ export function createAccounting(options: AuditPluginOptions): Accounting {
       // Closed before the first hook ran: recorded once the request state exists.
       if (request.raw.socket?.destroyed) queueMicrotask(onClose);
       return controller.signal;
+    },
+
+    async writeIntent(request) {
+      const state = request.stepgate;
+      const fields = { phase: 'intent', decision: 'allow', reason: state.decision?.reason ?? 'allowed', status: 0 } as const;
+      const input = auditInput(request, fields);
+      const record = buildAuditRecord(input, { claims: state.runtime.config.audit.claims });
+      await options.audit.write(record, { durable: true });
+      if (state.gone.aborted) throw new GatewayError('SG_ERR_CLIENT_ABORTED');
+      state.forwarded = true;
     },
 
     finished(request, reply) {

@@ -8,7 +8,18 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { GatewayError } from '../errors.ts';
 import { callerKey } from '../identity/types.ts';
+import type { RateLimitResult } from '../ratelimit/limiter.ts';
 import './request-state.ts';
+
+/** The `RateLimit-*` headers of a counted response (draft-ietf-httpapi-ratelimit-headers). */
+export function rateLimitHeaders(result: RateLimitResult): Record<string, string> {
+  return {
+    'ratelimit-limit': String(result.limit),
+    'ratelimit-remaining': String(result.remaining),
+    'ratelimit-reset': String(result.resetSeconds),
+    'ratelimit-policy': `${result.limit};w=${result.windowSeconds}`,
+  };
+}
 
 async function rateLimitPlugin(app: FastifyInstance): Promise<void> {
   app.addHook('preHandler', async (request) => {
@@ -32,12 +43,7 @@ async function rateLimitPlugin(app: FastifyInstance): Promise<void> {
 
   app.addHook('onSend', async (request, reply, payload) => {
     const result = request.stepgate?.rateLimit;
-    if (result) {
-      reply.header('ratelimit-limit', String(result.limit));
-      reply.header('ratelimit-remaining', String(result.remaining));
-      reply.header('ratelimit-reset', String(result.resetSeconds));
-      reply.header('ratelimit-policy', `${result.limit};w=${result.windowSeconds}`);
-    }
+    if (result) reply.headers(rateLimitHeaders(result));
     return payload;
   });
 }

@@ -32,7 +32,6 @@ function buildTargets(config: Config, routing: CompiledRouting, signer: Assertio
     dispatcher: deps.dispatcher,
     publicUrl: config.server.publicUrl ? new URL(config.server.publicUrl) : undefined,
     executions: {
-      audit: { log: deps.audit, claims: config.audit.claims, policyVersion: () => routing.version },
       routes: config.routes,
       publicUrl: config.server.publicUrl,
       redis: config.redis,

@@ -6,7 +6,6 @@
  * with a policy of another.
  */
 import type { Dispatcher } from 'undici';
-import type { AuditLog } from '../audit/audit-log.ts';
 import type { Config } from '../config/schema.ts';
 import type { BearerVerifier } from '../identity/verify-bearer.ts';
 import type { GatewayMetrics } from '../metrics/metrics.ts';
@@ -30,7 +29,6 @@ export interface Runtime {
 /** What building a runtime needs that outlives any one config. */
 export interface RuntimeDeps {
   readonly metrics: GatewayMetrics;
-  readonly audit: AuditLog;
   /** The pooled upstream connections of every HTTP target, kept across reloads. */
   readonly dispatcher: Dispatcher;
   /** `server.trustProxy`, fixed at start. */
