@@ -8,7 +8,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Config } from './config/schema.ts';
+import { GatewayError } from './errors.ts';
 import type { LogDestination } from './logger.ts';
+import type { SocketRefusals } from './plugins/errors.ts';
 
 export interface HttpAppOptions {
   readonly server: Config['server'];
@@ -20,11 +22,11 @@ export interface HttpAppOptions {
   /** Fastify's `rewriteUrl`: the canonical URL the router matches. */
   readonly rewriteUrl: (req: IncomingMessage) => string;
   /** Answers (and audits) what the HTTP parser refused, and CONNECT. */
-  readonly refuseClientRequest: (error: NodeJS.ErrnoException, socket: Socket) => void;
+  readonly refusals: SocketRefusals;
 }
 
 export function createHttpApp(options: HttpAppOptions): FastifyInstance {
-  const { server, refuseClientRequest } = options;
+  const { server, refusals } = options;
   return Fastify({
     logger: {
       level: options.logLevel,
@@ -62,7 +64,7 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
       httpServer.on('connect', (_req: IncomingMessage, socket: Socket) => {
         // Node hands the socket over without its own error handling: a reset must not crash us.
         socket.on('error', () => socket.destroy());
-        refuseClientRequest(Object.assign(new Error('CONNECT is not supported'), { code: 'SG_CONNECT' }), socket);
+        refusals.refuse(new GatewayError('SG_ERR_BAD_REQUEST', 'CONNECT is not supported: stepgate is no forward proxy'), socket);
       });
       // Node answers an Expect other than 100-continue with a bare 417 that no hook sees, so the
       // request would go unaudited. It is served like any other; the expectation is not
@@ -70,6 +72,6 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
       httpServer.on('checkExpectation', handler as (req: IncomingMessage, res: ServerResponse) => void);
       return httpServer;
     },
-    clientErrorHandler: refuseClientRequest,
+    clientErrorHandler: (error, socket) => refusals.clientError(error, socket),
   });
 }

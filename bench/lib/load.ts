@@ -48,19 +48,6 @@ export interface Loader {
   run(options: LoadOptions): Promise<LoadResult>;
 }
 
-export function writeTokenSet(
-  dir: string,
-  name: string,
-  tokens: readonly string[],
-): TokenSet {
-  const file = join(dir, `${name}.tokens`);
-  writeFileSync(
-    file,
-    `${tokens.map((t) => (t === '' ? '-' : t)).join('\n')}\n`,
-  );
-  return { name, file, tokens };
-}
-
 const WRK_SCRIPT = `
 local tokens, n, i = {}, 0, 0
 local mean_delay = 0

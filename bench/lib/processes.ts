@@ -15,6 +15,8 @@ export interface ServerProcess {
   readonly pid: number;
   /** Resident set size now, in MB. */
   rssMb(): number;
+  /** Sends `signal` (SIGUSR2 toggles the profiler: servers/profiling.ts). */
+  signal(signal: NodeJS.Signals): void;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -97,6 +99,9 @@ export async function startServer(
     info,
     pid,
     rssMb: () => rssMb(pid),
+    signal: (signal) => {
+      child.kill(signal);
+    },
     async stop(graceMs = 10_000) {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');

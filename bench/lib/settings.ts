@@ -1,5 +1,5 @@
 /** What every part of the benchmark shares: the run's settings, fixed paths, and output. */
-import { cpus, release, totalmem } from 'node:os';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Loader } from './load.ts';
 
@@ -29,6 +29,8 @@ export function machine(loader: Loader): string {
   return [
     `${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GB RAM`,
     `Linux ${release()}, Node ${process.version}, load generator ${loader.name}`,
+    // The machine may be shared: what else ran shows here, and ratios are judged with it in mind.
+    `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
   ].join('; ');
 }
 

@@ -1,5 +1,5 @@
 /**
- * The servers under test, each its own process: the upstream, the bare proxy in front of it,
+ * The servers under test, each its own process: the upstream, the bare proxy (@fastify/http-proxy) in front of it,
  * stepgate in front of it (an RS256 issuer, a few routes, a file audit sink with the hash chain
  * and failClosed, as in production), and — once src/ has the Step Functions target — the local
  * Step Functions endpoint with a stepgate route to it. Also the smoke check that every server
@@ -7,6 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { Agent, request } from 'undici';
 import type { Placement } from './cpus.ts';
 import type { BenchIssuer } from './issuer.ts';
 import { SCOPE } from './issuer.ts';
@@ -28,10 +29,8 @@ export interface Stack {
   /** The local Step Functions endpoint, when src/ has the Step Functions target. */
   readonly sfn: ServerProcess | undefined;
   gateway: ServerProcess;
-  /** Starts another stepgate on the same config (for `--cpu-prof`). */
-  readonly startGateway: (
-    nodeFlags?: readonly string[],
-  ) => Promise<ServerProcess>;
+  /** Starts another stepgate on the same config (for profiles: `BENCH_PROFILE_DIR`). */
+  readonly startGateway: (env?: Readonly<Record<string, string>>) => Promise<ServerProcess>;
   readonly placement: Placement;
   stop(): Promise<void>;
 }
@@ -143,11 +142,10 @@ export async function startStack(
     AWS_SECRET_ACCESS_KEY: BENCH_AWS.secretAccessKey,
     AWS_EC2_METADATA_DISABLED: 'true',
   };
-  const startGateway = async (nodeFlags: readonly string[] = []) => {
+  const startGateway = async (env: Readonly<Record<string, string>> = {}) => {
     const server = await startServer('stepgate', 'gateway.ts', {
       args: [config],
-      nodeFlags,
-      env: awsEnv,
+      env: { ...awsEnv, ...env },
       cpus: placement.proxy,
     });
     await waitReady(server.info['adminUrl'] as string);
@@ -284,7 +282,26 @@ export function createRunner(loader: Loader, stack: Stack, settings: Settings) {
     };
   }
 
-  return { once, measure, serverOf };
+  /**
+   * Sends every token of `workload` once to `target`, 64 at a time: the verified-token cache then
+   * holds what fits in it before anything is measured, however slow the machine is today.
+   */
+  async function prime(target: TargetName, workload: Workload): Promise<void> {
+    const url = serverOf(target).url + PATH;
+    const dispatcher = new Agent({ connections: 64 });
+    const queue = [...workload.tokens.tokens];
+    const worker = async () => {
+      for (let token = queue.pop(); token !== undefined; token = queue.pop()) {
+        const headers = token ? { authorization: `Bearer ${token}` } : {};
+        const res = await request(url, { headers, dispatcher });
+        await res.body.dump();
+      }
+    };
+    await Promise.all(Array.from({ length: 64 }, worker));
+    await dispatcher.close();
+  }
+
+  return { once, measure, prime, serverOf };
 }
 
 /** The order of `items` rotated by `by`: each server gets each slot across rounds. */

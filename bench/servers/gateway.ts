@@ -5,6 +5,9 @@
  */
 import { startGateway } from '../../src/commands/serve.ts';
 import { parseConfig } from '../../src/config/load.ts';
+import { enableProfiling } from './profiling.ts';
+
+enableProfiling();
 
 const document = process.argv[2];
 if (!document) throw new TypeError('usage: gateway.ts CONFIG_JSON');

@@ -2,7 +2,7 @@
  * The audit hash chain. Each record carries the hash of the record before it, so editing,
  * deleting or reordering a line breaks every hash after it:
  *
- *   hash = sha256hex(prevHash + canonicalJSON(record without `hash`))
+ *   hash = sha256hex(prevHash + canonicalJson(record without `hash`))   (canonical-json.ts)
  *
  * `prevHash` is part of the hashed content. The first record of a file has `prevHash` =
  * `GENESIS_HASH` (64 zeros); a writer that reopens an existing file continues from the `hash` of
@@ -16,115 +16,16 @@
  */
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
+import { canonicalJson } from '../canonical-json.ts';
 
 /** `prevHash` of the first record in a file. */
 export const GENESIS_HASH = '0'.repeat(64);
 
 const HASH = /^[0-9a-f]{64}$/;
 
-/** Strings JSON.stringify would escape; all others are quoted as they are (the common case). */
-// Control characters in this regex are intended: these are the characters JSON escapes.
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
-const quotedKeys = new Map<string, string>();
-
-function quote(value: string): string {
-  return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : '"' + value + '"';
-}
-
-/** Record keys repeat on every line: quote each once. */
-function quoteKey(key: string): string {
-  let quoted = quotedKeys.get(key);
-  if (quoted === undefined) {
-    quoted = quote(key);
-    if (quotedKeys.size < 1024) quotedKeys.set(key, quoted);
-  }
-  return quoted;
-}
-
-/**
- * Values shared by many records (the `caller` of one cached token, record.ts), deeply frozen
- * when registered: their canonical JSON is computed once (`null` until then).
- */
-const sharedJson = new WeakMap<object, string | null>();
-
-function deepFreeze(value: unknown): void {
-  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
-  for (const member of Object.values(value)) deepFreeze(member);
-  Object.freeze(value);
-}
-
-/**
- * Deep-freezes `value` (plain JSON data) and has the chain serialize it once, however many
- * records hold it. Returns `value`.
- */
-export function shareInRecords<T extends object>(value: T): T {
-  deepFreeze(value);
-  sharedJson.set(value, null);
-  return value;
-}
-
-function skipped(member: unknown): boolean {
-  return member === undefined || typeof member === 'function' || typeof member === 'symbol';
-}
-
-/**
- * RFC 8785 canonical JSON; members JSON.stringify leaves out (`undefined`, functions) are left
- * out. `omitKey` leaves one top-level member out (the record's own `hash`) without a copy.
- * This runs once per audit record, so it avoids a JSON.stringify call per string and key.
- */
-export function canonicalJSON(value: unknown, omitKey?: string): string {
-  switch (typeof value) {
-    case 'string':
-      return quote(value);
-    case 'number':
-      return Number.isFinite(value) ? String(value) : 'null';
-    case 'boolean':
-      return value ? 'true' : 'false';
-    case 'object':
-      break;
-    default:
-      return 'null';
-  }
-  if (value === null) return 'null';
-  if (omitKey === undefined) {
-    const memo = sharedJson.get(value);
-    if (typeof memo === 'string') return memo;
-    if (memo === null) {
-      const json = canonicalJSONOf(value, undefined);
-      sharedJson.set(value, json);
-      return json;
-    }
-  }
-  return canonicalJSONOf(value, omitKey);
-}
-
-function canonicalJSONOf(value: object, omitKey: string | undefined): string {
-  if (Array.isArray(value)) {
-    let out = '[';
-    for (let i = 0; i < value.length; i++) {
-      const item: unknown = value[i];
-      out += (i > 0 ? ',' : '') + (skipped(item) ? 'null' : canonicalJSON(item));
-    }
-    return out + ']';
-  }
-  const withToJson = value as { toJSON?: () => unknown };
-  if (typeof withToJson.toJSON === 'function') return canonicalJSON(withToJson.toJSON(), omitKey);
-  const object = value as Record<string, unknown>;
-  const keys = Object.keys(object).sort();
-  let out = '{';
-  let first = true;
-  for (const key of keys) {
-    const member = object[key];
-    if (key === omitKey || skipped(member)) continue;
-    out += (first ? '' : ',') + quoteKey(key) + ':' + canonicalJSON(member);
-    first = false;
-  }
-  return out + '}';
-}
-
 /** The hash of `record` (its own `hash` member ignored) chained onto `prevHash`. */
 export function computeRecordHash(prevHash: string, record: object): string {
-  const content = canonicalJSON(record, 'hash');
+  const content = canonicalJson(record, 'hash');
   return createHash('sha256')
     .update(prevHash + content)
     .digest('hex');

@@ -14,7 +14,7 @@
  * `signature` and `hash`); `hash` chains as for any record (chain.ts).
  */
 import { createHash, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
-import { canonicalJSON } from './chain.ts';
+import { canonicalJson } from '../canonical-json.ts';
 
 /** What a checkpoint's signature is over, before the canonical JSON: no other message can pass. */
 const CONTEXT = 'stepgate-audit-checkpoint:v1\n';
@@ -62,7 +62,7 @@ export function createCheckpointSigner(privateKey: KeyObject): CheckpointSigner 
         alg: 'Ed25519',
         prevHash: head,
       };
-      const signature = sign(null, Buffer.from(CONTEXT + canonicalJSON(content)), privateKey);
+      const signature = sign(null, Buffer.from(CONTEXT + canonicalJson(content)), privateKey);
       return { ...content, signature: signature.toString('base64url') };
     },
   };
@@ -77,5 +77,5 @@ export function isCheckpoint(record: unknown): record is Checkpoint {
 export function checkpointSignatureHolds(record: Record<string, unknown>, publicKey: KeyObject): boolean {
   const { signature, hash: _hash, ...content } = record;
   if (typeof signature !== 'string' || !/^[A-Za-z0-9_-]+$/.test(signature)) return false;
-  return verify(null, Buffer.from(CONTEXT + canonicalJSON(content)), publicKey, Buffer.from(signature, 'base64url'));
+  return verify(null, Buffer.from(CONTEXT + canonicalJson(content)), publicKey, Buffer.from(signature, 'base64url'));
 }

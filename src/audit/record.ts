@@ -6,7 +6,7 @@
 import type { TargetConfig } from '../config/schema.ts';
 import type { Reason } from '../errors.ts';
 import type { AuthMethod, Identity } from '../identity/types.ts';
-import { shareInRecords } from './chain.ts';
+import { shareCanonical } from '../canonical-json.ts';
 import {
   CAPS,
   cap,
@@ -172,7 +172,7 @@ function callerOf(identity: Identity, claimPaths: readonly string[]): AuditCalle
     return buildCaller(identity, claimPaths);
   }
   if (memo?.paths === claimPaths) return memo.caller;
-  const caller = shareInRecords(buildCaller(identity, claimPaths));
+  const caller = shareCanonical(buildCaller(identity, claimPaths));
   callers.set(identity, { paths: claimPaths, caller });
   return caller;
 }

@@ -15,19 +15,16 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { type AuditInput, buildAuditRecord } from '../audit/record.ts';
-import type { AuditConfig } from '../config/schema.ts';
-import { ERRORS, type GatewayError } from '../errors.ts';
+import { ERRORS, GatewayError } from '../errors.ts';
 import type { GatewayMetrics } from '../metrics/metrics.ts';
-import type { CompiledRouting } from '../policy/routing.ts';
+import type { Runtime } from '../runtime/runtime.ts';
 import type { RequestState } from './request-state.ts';
 
 export interface AuditPluginOptions {
   audit: AuditLog;
-  /** The live audit config: a reload may change `claims`. */
-  auditConfig: (request?: FastifyRequest) => AuditConfig;
   metrics: GatewayMetrics;
-  /** The request's routing (pinned to it); without a request, the live one. */
-  routing: (request?: FastifyRequest) => CompiledRouting;
+  /** The runtime live now: what a record of no request (a parser error) names. */
+  live: { readonly current: Runtime };
   /** `decision` on the decision listener: every record says a proxy asked (`"mode":"decision"`). */
   mode?: 'decision' | undefined;
 }
@@ -70,9 +67,40 @@ function cutOutcome(state: RequestState): Outcome {
   return { decision: 'deny', reason: 'client_aborted', ...(failed === undefined ? {} : { failed }) };
 }
 
+/** What a record says of the request itself; the same for its intent and its outcome record. */
+function auditInput(
+  request: FastifyRequest,
+  fields: Pick<AuditInput, 'time' | 'phase' | 'decision' | 'reason' | 'failed' | 'status' | 'forwarded'>,
+): AuditInput {
+  const state = request.stepgate;
+  const route = state.match?.route.name ?? state.internal;
+  return {
+    requestId: request.id,
+    ...fields,
+    durationMs: Math.round((performance.now() - state.startedAt) * 1000) / 1000,
+    http: {
+      method: request.method,
+      path: state.path ?? request.raw.url ?? '-',
+      ...(route ? { route } : {}),
+      sourceIp: request.ip,
+      userAgent: request.headers['user-agent'] ?? '',
+    },
+    ...(state.identity ? { identity: state.identity } : {}),
+    ...(state.target ? { target: state.target } : {}),
+    policyVersion: state.runtime.routing.version,
+  };
+}
+
 export interface Accounting {
   /** Starts watching a request (its first hook); the signal aborts when its client goes away. */
   watch(request: FastifyRequest, reply: FastifyReply): AbortSignal;
+  /**
+   * The record written (durably) before an execution target starts something: with `failClosed`,
+   * a record that cannot be written refuses the request, so nothing starts unaudited. Once it is
+   * on disk, a client gone meanwhile gets nothing started (`SG_ERR_CLIENT_ABORTED`); otherwise the
+   * request counts as forwarded from here on, as the outcome record will say.
+   */
+  writeIntent(request: FastifyRequest): Promise<void>;
   /** The response finished: the request's record, unless it has one. */
   finished(request: FastifyRequest, reply: FastifyReply): void;
   /**
@@ -87,41 +115,21 @@ export function createAccounting(options: AuditPluginOptions): Accounting {
   /** The latest request on each connection: a parser error mid-body belongs to it. */
   const latest = new WeakMap<Socket, { request: FastifyRequest; reply: FastifyReply }>();
 
-  const write = (input: AuditInput, request?: FastifyRequest) => {
+  const write = (input: AuditInput, runtime: Runtime) => {
     const route = input.http.route ?? NO_ROUTE;
     const { decision, reason } = input;
     options.metrics.requests.inc({ route, decision, reason, status: String(input.status) });
     options.metrics.requestDuration.observe({ route }, input.durationMs / 1000);
     const withMode = options.mode ? { ...input, mode: options.mode } : input;
-    options.audit.write(buildAuditRecord(withMode, { claims: options.auditConfig(request).claims })).catch(() => {
+    options.audit.write(buildAuditRecord(withMode, { claims: runtime.config.audit.claims })).catch(() => {
       // The audit log counts and reports its own failures; failClosed refuses the next request.
     });
   };
 
   const record = (request: FastifyRequest, outcome: Outcome, status: number) => {
     const state = request.stepgate;
-    const route = state.match?.route.name ?? state.internal;
-    write(
-      {
-        time: state.receivedAt,
-        requestId: request.id,
-        ...outcome,
-        status,
-        forwarded: state.forwarded,
-        durationMs: Math.round((performance.now() - state.startedAt) * 1000) / 1000,
-        http: {
-          method: request.method,
-          path: state.path ?? request.raw.url ?? '-',
-          ...(route ? { route } : {}),
-          sourceIp: request.ip,
-          userAgent: request.headers['user-agent'] ?? '',
-        },
-        ...(state.identity ? { identity: state.identity } : {}),
-        ...(state.target ? { target: state.target } : {}),
-        policyVersion: options.routing(request).version,
-      },
-      request,
-    );
+    const fields = { time: state.receivedAt, ...outcome, status, forwarded: state.forwarded };
+    write(auditInput(request, fields), state.runtime);
   };
 
   const gone = (request: FastifyRequest, reply: FastifyReply) => {
@@ -150,6 +158,16 @@ export function createAccounting(options: AuditPluginOptions): Accounting {
       return controller.signal;
     },
 
+    async writeIntent(request) {
+      const state = request.stepgate;
+      const fields = { phase: 'intent', decision: 'allow', reason: state.decision?.reason ?? 'allowed', status: 0 } as const;
+      const input = auditInput(request, fields);
+      const record = buildAuditRecord(input, { claims: state.runtime.config.audit.claims });
+      await options.audit.write(record, { durable: true });
+      if (state.gone.aborted) throw new GatewayError('SG_ERR_CLIENT_ABORTED');
+      state.forwarded = true;
+    },
+
     finished(request, reply) {
       const state = request.stepgate;
       if (!state || state.accounted) return;
@@ -166,6 +184,7 @@ export function createAccounting(options: AuditPluginOptions): Accounting {
         return { requestId: inFlight.request.id, respond: !inFlight.reply.raw.headersSent };
       }
       const requestId = randomUUID();
+      const runtime = options.live.current;
       write({
         requestId,
         decision: 'deny',
@@ -175,8 +194,8 @@ export function createAccounting(options: AuditPluginOptions): Accounting {
         forwarded: false,
         durationMs: 0,
         http: { method: '-', path: '-', sourceIp: socket.remoteAddress ?? '-' },
-        policyVersion: options.routing().version,
-      });
+        policyVersion: runtime.routing.version,
+      }, runtime);
       return { requestId, respond: !inFlight || inFlight.reply.raw.writableFinished };
     },
   };

@@ -7,17 +7,14 @@
  * its session cookie (see `session.ts`: CSRF, 503s). A browser page load without a usable
  * session is sent to log in; anything else gets the 401.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { extractBearer } from '../identity/bearer-token.ts';
 import type { BrowserSso } from '../identity/sessions/index.ts';
-import type { BearerVerifier } from '../identity/verify-bearer.ts';
 import { isBrowserNavigation, redirectToLogin, sessionIdentity } from './session.ts';
 import './request-state.ts';
 
 export interface AuthenticateOptions {
-  /** The live verifier (a config reload may replace it). */
-  verifier: (request: FastifyRequest) => BearerVerifier;
   /** Present when `sso` is configured. */
   sso?: BrowserSso | undefined;
 }
@@ -39,7 +36,7 @@ async function authenticatePlugin(app: FastifyInstance, options: AuthenticateOpt
         return redirectToLogin(request, reply, `${state.path}${state.search}`, session.error);
       throw session.error;
     }
-    const verifier = options.verifier(request);
+    const verifier = state.runtime.verifier;
     const token = extractBearer(request.headers, request.raw.rawHeaders, state.search, verifier.acceptsOpaque);
     state.identity = await verifier.verify(token, route.issuers);
   });

@@ -2,16 +2,13 @@
  * Authorize (preHandler): the route's compiled policy judges the verified identity. A denial is
  * a 403 naming the failed condition; a refusal to audit (failClosed) is a 503 before forwarding.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { GatewayError } from '../errors.ts';
 import type { Subject } from '../policy/types.ts';
-import type { CompiledRouting } from '../policy/routing.ts';
 
 export interface AuthorizeOptions {
-  /** The routing the request was matched with (pinned to it). */
-  routing: (request: FastifyRequest) => CompiledRouting;
   audit: AuditLog;
 }
 
@@ -21,7 +18,7 @@ async function authorizePlugin(app: FastifyInstance, options: AuthorizeOptions):
   app.addHook('preHandler', async (request) => {
     const state = request.stepgate;
     if (!state.match) return;
-    const decide = options.routing(request).policies[state.match.index]!;
+    const decide = state.runtime.routing.policies[state.match.index]!;
     const decision = decide(state.identity ?? ANONYMOUS);
     state.decision = decision;
     if (!decision.allow) {

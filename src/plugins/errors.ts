@@ -73,29 +73,26 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, err: G
   return reply.code(err.status).type(PROBLEM_TYPE).send(problemFor(err, request.id));
 }
 
+/** Refusals answered on a bare socket, where Fastify never sees a request. */
+export interface SocketRefusals {
+  /**
+   * Errors the HTTP parser raises before Fastify sees a request (oversized headers, malformed
+   * request lines) or while it reads one's body (broken chunked framing, the request time-out).
+   */
+  clientError(error: NodeJS.ErrnoException, socket: Socket): void;
+  /** A request Node hands over without Fastify (CONNECT), refused with `err`. */
+  refuse(err: GatewayError, socket: Socket): void;
+}
+
 /**
- * Errors the HTTP parser raises before Fastify sees a request (oversized headers, malformed
- * request lines) or while it reads one's body (broken chunked framing, the request time-out):
- * answered with a problem document when the socket can still take one, and accounted for —
- * `account` names the request id (the request in flight, when the bytes were its body).
+ * Each refusal is answered with a problem document when the socket can still take one, and
+ * accounted for — `account` names the request id (the request in flight, when the bytes were its
+ * body).
  */
-export function createClientErrorHandler(
+export function createSocketRefusals(
   account: (err: GatewayError, socket: Socket) => { requestId: string; respond: boolean },
-) {
-  return (error: NodeJS.ErrnoException, socket: Socket): void => {
-    // A reset is the client leaving, not a request: one in flight is recorded as client_aborted.
-    if (error.code === 'ECONNRESET') {
-      socket.destroy();
-      return;
-    }
-    const code =
-      error.code === 'HPE_HEADER_OVERFLOW'
-        ? 'SG_ERR_HEADERS_TOO_LARGE'
-        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? 'SG_ERR_REQUEST_TIMEOUT'
-          : 'SG_ERR_BAD_REQUEST';
-    const detail = error.code === 'SG_CONNECT' ? error.message : undefined;
-    const err = new GatewayError(code, detail, { cause: error });
+): SocketRefusals {
+  const refuse = (err: GatewayError, socket: Socket): void => {
     const { requestId, respond } = account(err, socket);
     // Never write a second status line into a response already under way (RFC 9112 §9.3).
     if (!respond || !socket.writable) {
@@ -104,9 +101,26 @@ export function createClientErrorHandler(
     }
     const body = JSON.stringify(problemFor(err, requestId));
     socket.end(
-      `HTTP/1.1 ${err.status} ${ERRORS[code].title}\r\nContent-Type: ${PROBLEM_TYPE}\r\n` +
+      `HTTP/1.1 ${err.status} ${ERRORS[err.code].title}\r\nContent-Type: ${PROBLEM_TYPE}\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
     );
+  };
+  return {
+    refuse,
+    clientError(error, socket) {
+      // A reset is the client leaving, not a request: one in flight is recorded as client_aborted.
+      if (error.code === 'ECONNRESET') {
+        socket.destroy();
+        return;
+      }
+      const code =
+        error.code === 'HPE_HEADER_OVERFLOW'
+          ? 'SG_ERR_HEADERS_TOO_LARGE'
+          : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? 'SG_ERR_REQUEST_TIMEOUT'
+            : 'SG_ERR_BAD_REQUEST';
+      refuse(new GatewayError(code, undefined, { cause: error }), socket);
+    },
   };
 }
 

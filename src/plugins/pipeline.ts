@@ -3,44 +3,38 @@
  * and route → authenticate → authorize → rate limit → audit and metrics. The gateway adds the
  * forwarding routes after it; the decision listener adds its answer.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { BrowserSso } from '../identity/sessions/index.ts';
-import type { BearerVerifier } from '../identity/verify-bearer.ts';
-import type { RateLimiter } from '../ratelimit/limiter.ts';
+import type { FastifyInstance } from 'fastify';
 import type { AuditLog } from '../audit/audit-log.ts';
-import type { CompiledRouting } from '../policy/routing.ts';
+import type { BrowserSso } from '../identity/sessions/index.ts';
+import type { Runtime } from '../runtime/runtime.ts';
 import auditPlugin, { type Accounting } from './audit.ts';
 import authenticate from './authenticate.ts';
 import authorize from './authorize.ts';
 import errors from './errors.ts';
 import rateLimit from './rate-limit.ts';
-import requestContext, { type PathNormalizer } from './request-context.ts';
+import requestContext, { type RequestContextOptions } from './request-context.ts';
 
 export interface PipelineOptions {
-  readonly normalizer: PathNormalizer;
-  /** The request's routing (pinned to it). */
-  readonly routing: (request: FastifyRequest) => CompiledRouting;
+  /** The runtime live now; each request pins the one live when it arrives. */
+  readonly live: { readonly current: Runtime };
+  /** The request's canonical target (the gateway's normalizer, or the decision listener's check). */
+  readonly prepare: RequestContextOptions['prepare'];
   readonly audit: AuditLog;
   /** One record and one count per request, however it ends (plugins/audit.ts). */
   readonly accounting: Accounting;
-  /** The live verifier (a config reload may replace it). */
-  readonly verifier: (request: FastifyRequest) => BearerVerifier;
   readonly sso: BrowserSso | undefined;
-  /** The live limiter; `undefined` while no route has a limit. */
-  readonly limiter: (request: FastifyRequest) => RateLimiter | undefined;
 }
 
 export async function registerPipeline(app: FastifyInstance, options: PipelineOptions): Promise<void> {
-  const { routing, audit } = options;
   await app.register(errors);
   await app.register(requestContext, {
-    normalizer: options.normalizer,
-    routing,
+    live: options.live,
+    prepare: options.prepare,
     watch: (request, reply) => options.accounting.watch(request, reply),
   });
-  await app.register(authenticate, { verifier: options.verifier, sso: options.sso });
-  await app.register(authorize, { routing, audit });
+  await app.register(authenticate, { sso: options.sso });
+  await app.register(authorize, { audit: options.audit });
   // Always registered: a reload may add a limit. A route without one is never counted.
-  await app.register(rateLimit, { limiter: options.limiter });
+  await app.register(rateLimit);
   await app.register(auditPlugin, { accounting: options.accounting });
 }

@@ -4,23 +4,28 @@
  * with `Retry-After`; every counted response carries the `RateLimit-*` headers of
  * draft-ietf-httpapi-ratelimit-headers, set last (onSend) so an upstream's cannot mask them.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { GatewayError } from '../errors.ts';
 import { callerKey } from '../identity/types.ts';
-import type { RateLimiter } from '../ratelimit/limiter.ts';
+import type { RateLimitResult } from '../ratelimit/limiter.ts';
 import './request-state.ts';
 
-export interface RateLimitPluginOptions {
-  /** The live limiter; `undefined` while no route has a limit (a config reload may add one). */
-  limiter: (request: FastifyRequest) => RateLimiter | undefined;
+/** The `RateLimit-*` headers of a counted response (draft-ietf-httpapi-ratelimit-headers). */
+export function rateLimitHeaders(result: RateLimitResult): Record<string, string> {
+  return {
+    'ratelimit-limit': String(result.limit),
+    'ratelimit-remaining': String(result.remaining),
+    'ratelimit-reset': String(result.resetSeconds),
+    'ratelimit-policy': `${result.limit};w=${result.windowSeconds}`,
+  };
 }
 
-async function rateLimitPlugin(app: FastifyInstance, options: RateLimitPluginOptions): Promise<void> {
+async function rateLimitPlugin(app: FastifyInstance): Promise<void> {
   app.addHook('preHandler', async (request) => {
     const state = request.stepgate;
     const route = state.match?.route;
-    const limiter = options.limiter(request);
+    const limiter = state.runtime.limiter;
     if (!route?.rateLimit || !state.decision?.allow || !limiter) return;
     // callerKey always holds a "/", an IP address never does: the two cannot collide.
     const caller = state.identity ? callerKey(state.identity) : `ip:${request.ip}`;
@@ -38,12 +43,7 @@ async function rateLimitPlugin(app: FastifyInstance, options: RateLimitPluginOpt
 
   app.addHook('onSend', async (request, reply, payload) => {
     const result = request.stepgate?.rateLimit;
-    if (result) {
-      reply.header('ratelimit-limit', String(result.limit));
-      reply.header('ratelimit-remaining', String(result.remaining));
-      reply.header('ratelimit-reset', String(result.resetSeconds));
-      reply.header('ratelimit-policy', `${result.limit};w=${result.windowSeconds}`);
-    }
+    if (result) reply.headers(rateLimitHeaders(result));
     return payload;
   });
 }

@@ -1,42 +1,64 @@
 /**
  * Normalize and route: the first two steps of every request. Normalization runs before Fastify's
  * router sees the URL (`rewriteUrl`), so the router, the policy and the upstream all see one
- * canonical path; a refused target is remembered and rendered as a 400 here.
+ * canonical path; a refused target is routed to the catch-all and rendered as a 400 here. The
+ * request's state is created here too, with the runtime live at this moment pinned to it.
  */
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { GatewayError, isGatewayError } from '../errors.ts';
 import { type NormalizedTarget, normalizeRequestTarget } from '../policy/normalize-path.ts';
-import type { CompiledRouting } from '../policy/routing.ts';
+import type { Runtime } from '../runtime/runtime.ts';
 import type { RequestState } from './request-state.ts';
 
-type Normalized = NormalizedTarget | GatewayError;
+/** A request target as normalized, or why it was refused. */
+export type Normalized = NormalizedTarget | GatewayError;
 
 /** Where refused request targets are routed: the catch-all, whose hook then throws the 400. */
 const REFUSED_URL = '/';
 
+/** `target` normalized (`normalizeRequestTarget`), or the refusal as a value. */
+export function normalizeTarget(target: string, ourAuthorities: ReadonlySet<string>): Normalized {
+  try {
+    return normalizeRequestTarget(target, ourAuthorities);
+  } catch (err) {
+    return isGatewayError(err) ? err : new GatewayError('SG_ERR_BAD_PATH', undefined, { cause: err });
+  }
+}
+
 export interface PathNormalizer {
-  /** Fastify's `rewriteUrl`: returns the canonical URL the router matches. */
+  /** Fastify's `rewriteUrl`: the canonical URL the router matches. */
   rewriteUrl(req: IncomingMessage): string;
-  resultFor(req: IncomingMessage): Normalized | undefined;
+  /**
+   * What `rewriteUrl` made of the request's target. A target already canonical (nearly every
+   * one) is read back from the URL the router saw; only one that was rewritten or refused is
+   * normalized a second time — cheaper than a table from raw requests to results.
+   */
+  resultFor(request: FastifyRequest): Normalized;
 }
 
 export function createPathNormalizer(ourAuthorities: ReadonlySet<string>): PathNormalizer {
-  const results = new WeakMap<IncomingMessage, Normalized>();
   return {
     rewriteUrl(req) {
-      let result: Normalized;
-      try {
-        result = normalizeRequestTarget(req.url ?? '', ourAuthorities);
-      } catch (err) {
-        result = isGatewayError(err) ? err : new GatewayError('SG_ERR_BAD_PATH', undefined, { cause: err });
-      }
-      results.set(req, result);
+      const result = normalizeTarget(req.url ?? '', ourAuthorities);
       return isGatewayError(result) ? REFUSED_URL : result.path + result.search;
     },
-    resultFor: (req) => results.get(req),
+    resultFor(request) {
+      const raw = request.originalUrl;
+      const url = request.url;
+      if (raw !== url || raw.charCodeAt(0) !== 0x2f) return normalizeTarget(raw, ourAuthorities);
+      const query = url.indexOf('?');
+      return query < 0 ? { path: url, search: '' } : { path: url.slice(0, query), search: url.slice(query) };
+    },
   };
+}
+
+/** What the first hook learns of a request before routing it. */
+export interface Prepared {
+  readonly target: Normalized;
+  /** The decision listener: the protocol of the proxy that asked (see routes/decision.ts). */
+  readonly proxy?: RequestState['proxy'];
 }
 
 function countHeader(rawHeaders: readonly string[], name: string): number {
@@ -46,9 +68,10 @@ function countHeader(rawHeaders: readonly string[], name: string): number {
 }
 
 export interface RequestContextOptions {
-  normalizer: PathNormalizer;
-  /** The routing a request is served with (pinned to it: a reload mid-request does not change it). */
-  routing: (request: FastifyRequest) => CompiledRouting;
+  /** The runtime live now: each request pins it for its whole life. */
+  live: { readonly current: Runtime };
+  /** The request's canonical target (and, on the decision listener, what the proxy asked). */
+  prepare: (request: FastifyRequest) => Prepared;
   /**
    * Watches the request's connection from its first moment (the audit's `watch`): the signal
    * aborts when the connection closes before the answer was complete.
@@ -61,11 +84,13 @@ async function requestContextPlugin(app: FastifyInstance, options: RequestContex
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     const state: RequestState = {
+      runtime: options.live.current,
       receivedAt: new Date(),
       startedAt: performance.now(),
       path: undefined,
       search: '',
       host: request.headers.host,
+      proxy: undefined,
       match: undefined,
       identity: undefined,
       decision: undefined,
@@ -80,8 +105,9 @@ async function requestContextPlugin(app: FastifyInstance, options: RequestContex
       cut: undefined,
     };
     request.stepgate = state;
-    const normalized = options.normalizer.resultFor(request.raw);
-    if (normalized === undefined) throw new GatewayError('SG_ERR_BAD_PATH');
+    const prepared = options.prepare(request);
+    state.proxy = prepared.proxy;
+    const normalized = prepared.target;
     if (isGatewayError(normalized)) throw normalized;
     // RFC 9112 §3.2: a request with more than one Host is a 400; Node quietly keeps the first.
     if (countHeader(request.raw.rawHeaders, 'host') > 1) {
@@ -91,9 +117,9 @@ async function requestContextPlugin(app: FastifyInstance, options: RequestContex
     state.search = normalized.search;
     if (normalized.authority !== undefined) state.host = normalized.authority;
     if (state.internal) return;
-    const match = options.routing(request).table.match(request.method, normalized.path);
+    const match = state.runtime.routing.table.match(request.method, normalized.path);
     if (!match) throw new GatewayError('SG_ERR_NO_ROUTE');
-    request.stepgate.match = match;
+    state.match = match;
   });
 }
 

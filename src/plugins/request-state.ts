@@ -3,16 +3,20 @@
  * it learns it (normalize → route → authenticate → authorize → forward).
  */
 import type { AuditTarget as RecordedTarget } from '../audit/record.ts';
+import type { DecisionProtocol } from '../decision/protocol.ts';
 import type { GatewayError } from '../errors.ts';
 import type { Identity } from '../identity/types.ts';
 import type { RouteMatch } from '../policy/routes.ts';
 import type { Decision } from '../policy/types.ts';
 import type { RateLimitResult } from '../ratelimit/limiter.ts';
+import type { Runtime } from '../runtime/runtime.ts';
 
 /** What a request acted on, filled in by its target as it learns it (see `AuditTarget` in audit/record.ts). */
 export type AuditTarget = { -readonly [K in keyof RecordedTarget]: RecordedTarget[K] };
 
 export interface RequestState {
+  /** The runtime live when the request arrived: it is served with this one to the end. */
+  readonly runtime: Runtime;
   readonly receivedAt: Date;
   /** `performance.now()` at arrival, for durations. */
   readonly startedAt: number;
@@ -21,6 +25,8 @@ export interface RequestState {
   search: string;
   /** The authority the client addressed: an absolute-form target's (RFC 9112 §3.2.2), else `Host`. */
   host: string | undefined;
+  /** On the decision listener: the protocol of the proxy that asked (its refusals are shaped for it). */
+  proxy: DecisionProtocol | undefined;
   match: RouteMatch | undefined;
   identity: Identity | undefined;
   decision: Decision | undefined;

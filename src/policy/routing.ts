@@ -9,6 +9,8 @@ import { policyVersion } from './version.ts';
 export interface CompiledRouting {
   readonly table: RouteTable;
   readonly policies: readonly ((subject: Subject) => Decision)[];
+  /** Per route, its `readAnyExecution` conditions compiled like an `allow`; none without them. */
+  readonly readAny: readonly (((subject: Subject) => Decision) | undefined)[];
   /** sha256 of the routes and policies that decide (`policyVersion` in the audit record). */
   readonly version: string;
   /** The route the gateway adds to read executions (execution-routes.ts), after the configured ones. */
@@ -37,9 +39,13 @@ export function compileRouting(routes: readonly RouteConfig[], targets: Config['
   const policies = routes.map((route) => compilePolicy(route));
   const executions = executionsRoute(routes, targets, configured);
   if (executions) policies.push(anyOf(executions.allowedBy.map((i) => policies[i]!)));
+  const readAny = routes.map((route) =>
+    route.readAnyExecution ? compilePolicy({ ...route, public: false, allow: route.readAnyExecution }) : undefined,
+  );
   return Object.freeze({
     table: executions ? compileRoutes([...routes, executions.route]) : configured,
     policies: Object.freeze(policies),
+    readAny: Object.freeze(readAny),
     version: policyVersion(routes),
     executions,
   });

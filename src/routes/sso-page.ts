@@ -133,13 +133,12 @@ function claimText(identity: Identity, name: string): string | undefined {
 }
 
 export type ExecutionsView =
-  | { readonly kind: 'unavailable' }
   | { readonly kind: 'error' }
   | { readonly kind: 'list'; readonly items: readonly ExecutionSummary[] };
 
 function executionsSection(view: ExecutionsView): string {
   let content: string;
-  if (view.kind === 'unavailable' || (view.kind === 'list' && view.items.length === 0)) {
+  if (view.kind === 'list' && view.items.length === 0) {
     content = '<p class="none">None yet.</p>';
   } else if (view.kind === 'error') {
     content = '<p class="none" role="status">Your executions cannot be listed right now.</p>';

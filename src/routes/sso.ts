@@ -24,7 +24,6 @@ import {
 } from '../identity/sessions/login-state.ts';
 import type { SessionRecord } from '../identity/sessions/types.ts';
 import { callerKey, type Identity } from '../identity/types.ts';
-import type { BearerVerifier } from '../identity/verify-bearer.ts';
 import { problemFor } from '../plugins/errors.ts';
 import {
   checkOrigin,
@@ -43,13 +42,13 @@ import {
   renderLogoutPage,
 } from './sso-page.ts';
 import { PATHS, returnPath, SSO_BASE } from './sso-paths.ts';
+import { createExecutionsSource } from '../targets/registry.ts';
 
 export interface SsoRoutesOptions {
   readonly sso: BrowserSso;
-  readonly verifier: BearerVerifier;
   readonly sessionTtlSeconds: number;
   readonly sessionIdleSeconds: number;
-  /** The caller's recent executions for the page; the page says "None yet." without one. */
+  /** The caller's recent executions for the page; by default those of the request's targets. */
   readonly executions?: ExecutionsSource | undefined;
   readonly now?: () => number;
 }
@@ -203,7 +202,7 @@ export default async function ssoRoutes(app: FastifyInstance, options: SsoRoutes
     let identity: Identity;
     let record: SessionRecord | undefined;
     if (request.headers.authorization !== undefined) {
-      identity = await options.verifier.verify(
+      identity = await request.stepgate.runtime.verifier.verify(
         extractBearer(request.headers, request.raw.rawHeaders, request.stepgate.search),
       );
     } else {
@@ -224,7 +223,8 @@ export default async function ssoRoutes(app: FastifyInstance, options: SsoRoutes
       throw session.error;
     }
     request.stepgate.identity = session.identity;
-    const executions = await listExecutions(options.executions, callerKey(session.identity), sso.origin);
+    const source = options.executions ?? createExecutionsSource(request.stepgate.runtime.targets);
+    const executions = await listExecutions(source, callerKey(session.identity), sso.origin);
     return html(
       reply,
       policy,
@@ -261,11 +261,10 @@ function localPath(url: string | undefined, origin: string): string | undefined 
 
 /** The caller's executions, or why there are none to show; never fails the page. */
 async function listExecutions(
-  source: ExecutionsSource | undefined,
+  source: ExecutionsSource,
   caller: string,
   origin: string,
 ): Promise<ExecutionsView> {
-  if (!source) return { kind: 'unavailable' };
   let timer: NodeJS.Timeout | undefined;
   try {
     const items = await Promise.race([

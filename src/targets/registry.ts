@@ -5,7 +5,8 @@
 import type { Config, TargetConfig } from '../config/schema.ts';
 import { createArgoTarget } from './argo/target.ts';
 import type { RecentExecution } from './execution/call.ts';
-import { createHttpTarget, type Target, type TargetDeps } from './http.ts';
+import { createHttpTarget, type TargetDeps } from './http.ts';
+import type { Target } from './target.ts';
 import { createExecutionsReader } from './stepfunctions/executions-reader.ts';
 import {
   createStepFunctionsTarget,
@@ -13,7 +14,8 @@ import {
   type StepFunctionsTarget,
 } from './stepfunctions/target.ts';
 
-export type { Target, TargetDeps } from './http.ts';
+export type { TargetDeps } from './http.ts';
+export type { Target } from './target.ts';
 export type { StepFunctionsDeps } from './stepfunctions/target.ts';
 
 /** What execution targets (Step Functions, Argo) need beyond an HTTP target's. */

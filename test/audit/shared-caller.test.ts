@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { canonicalJSON, chainRecord, GENESIS_HASH } from '../../src/audit/chain.ts';
+import { canonicalJson as canonicalJSON } from '../../src/canonical-json.ts';
+import { chainRecord, GENESIS_HASH } from '../../src/audit/chain.ts';
 import { buildAuditRecord } from '../../src/audit/record.ts';
 import { identity, input } from './fixtures.ts';
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { RouteConfig } from '../../src/config/schema.ts';
-import { canonicalJson, policyVersion } from '../../src/policy/version.ts';
+import { canonicalJson } from '../../src/canonical-json.ts';
+import { policyVersion } from '../../src/policy/version.ts';
 
 const a: RouteConfig = {
   name: 'deploy',

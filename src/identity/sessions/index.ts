@@ -34,7 +34,7 @@ export interface BrowserSso {
 }
 
 export interface BrowserSsoOptions {
-  readonly verifier: BearerVerifier;
+  readonly verifier: Pick<BearerVerifier, 'verify'>;
   /** Logs the issuer's discovery failures (rate-limited, per issuer). */
   readonly monitor?: ProviderMonitor | undefined;
   readonly now?: () => number;

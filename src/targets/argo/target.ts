@@ -1,17 +1,12 @@
-/**
- * The Argo target behind today's `Target.handle(request, reply)`: the request becomes an
- * `ExecutionCall`, `workflows.ts` does the work, its `Outcome` becomes the reply.
- */
+/** The Argo target: `workflows.ts` starts and reads workflows for a call (../target.ts). */
 import type { ArgoTargetConfig } from '../../config/schema.ts';
 import { GatewayError } from '../../errors.ts';
 import type { RecentExecution } from '../execution/call.ts';
-import { type ExecutionAuditDeps, executionCall, sendOutcome } from '../execution/fastify-call.ts';
-import type { Target } from '../http.ts';
+import { executionCall } from '../execution/call.ts';
+import type { Target } from '../target.ts';
 import { type ArgoWorkflowsDeps, createArgoWorkflows } from './workflows.ts';
 
-export interface ArgoTargetDeps extends ArgoWorkflowsDeps {
-  readonly audit: ExecutionAuditDeps;
-}
+export type ArgoTargetDeps = ArgoWorkflowsDeps;
 
 export interface ArgoTarget extends Target {
   readonly type: 'argo';
@@ -23,14 +18,14 @@ export function createArgoTarget(name: string, config: ArgoTargetConfig, deps: A
   return {
     name,
     type: 'argo',
-    async handle(request, reply) {
-      const call = executionCall(request, deps.audit, { name, type: 'argo' });
-      switch (request.method) {
+    async forward(forwarded) {
+      const call = executionCall(forwarded);
+      switch (call.request.method) {
         case 'POST':
-          return sendOutcome(reply, await workflows.start(call));
+          return workflows.start(call);
         case 'GET':
         case 'HEAD':
-          return sendOutcome(reply, await workflows.read(call));
+          return workflows.read(call);
         default:
           // The config refuses other methods on Argo routes.
           throw new GatewayError('SG_ERR_NO_ROUTE');

@@ -18,7 +18,7 @@ import { statusUrlBase } from '../../policy/execution-routes.ts';
 import type { ExecutionCall, Outcome, RecentExecution } from '../execution/call.ts';
 import { parseJsonBody, sameBody } from '../execution/json-body.ts';
 import { executionName, idempotencyKey } from '../execution/naming.ts';
-import { executionIdFromPath, mayReadAny } from '../execution/read-access.ts';
+import { executionIdFromPath } from '../execution/read-access.ts';
 import { type ArgoClient, ArgoApiError, createArgoClient } from './client.ts';
 import { type ArgoOperation, argoErrorCode, mapArgoError } from './errors.ts';
 import { checkName, checkWorkflow, notFound, workflowView } from './read.ts';
@@ -172,7 +172,7 @@ export function createArgoWorkflows(
       const { identity, target } = call;
       const workflowName = executionIdFromPath(call.route, call.request.path, call.params);
       Object.assign(target, { namespace: config.namespace }, workflowName ? { executionName: workflowName } : {});
-      const readAny = mayReadAny(call.route, identity);
+      const { readAny } = call;
       const refused = checkName(workflowName, identity, readAny);
       if (refused) {
         target.error = refused;

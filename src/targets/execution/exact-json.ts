@@ -15,18 +15,6 @@ import { GatewayError } from '../../errors.ts';
 /** Deepest nesting of arrays and objects a body may have (System.Text.Json's default too). */
 export const MAX_JSON_DEPTH = 64;
 
-/** What `JSON.rawJSON` returns (ES2025 "JSON.parse source text access"; not in TS's lib yet). */
-interface RawJson {
-  readonly rawJSON: string;
-}
-
-declare global {
-  interface JSON {
-    rawJSON(text: string): RawJson;
-    isRawJSON(value: unknown): value is RawJson;
-  }
-}
-
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const OPEN_OBJECT = 0x7b;
@@ -133,22 +121,6 @@ function keepNumbers(this: unknown, _key: string, value: unknown, context?: { so
 export function parseExactJson(text: string, maxDepth: number = MAX_JSON_DEPTH): unknown {
   if (!scanJson(text, maxDepth)) return JSON.parse(text) as unknown;
   return JSON.parse(text, keepNumbers as (key: string, value: unknown) => unknown) as unknown;
-}
-
-/**
- * RFC 8785-style canonical text of a value from `parseExactJson`: names sorted, no whitespace,
- * strings as `JSON.stringify` writes them, numbers exactly as written. Two bodies are the same
- * request when these are equal: key order and whitespace do not matter, `1` and `1.0` do.
- */
-export function canonicalExactJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (JSON.isRawJSON(value)) return value.rawJSON;
-  if (Array.isArray(value)) return `[${value.map(canonicalExactJson).join(',')}]`;
-  const record = value as Record<string, unknown>;
-  const members = Object.keys(record)
-    .sort()
-    .map((key) => `${JSON.stringify(key)}:${canonicalExactJson(record[key])}`);
-  return `{${members.join(',')}}`;
 }
 
 /**

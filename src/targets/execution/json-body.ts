@@ -5,7 +5,8 @@
  * the one rule by which an `Idempotency-Key` compares a retried body with the first.
  */
 import { GatewayError } from '../../errors.ts';
-import { canonicalExactJson, MAX_JSON_DEPTH, parseExactJson } from './exact-json.ts';
+import { canonicalJson } from '../../canonical-json.ts';
+import { MAX_JSON_DEPTH, parseExactJson } from './exact-json.ts';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
@@ -53,7 +54,7 @@ export type InputMode = 'envelope' | 'body';
  * and whitespace do not matter, `9007199254740993` and `9007199254740992` do, as `1` and `1.0`.
  */
 export function bodyFingerprint(body: unknown): string {
-  return canonicalExactJson(body ?? null);
+  return canonicalJson(body ?? null);
 }
 
 /**

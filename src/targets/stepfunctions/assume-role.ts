@@ -18,7 +18,7 @@ import {
 } from '@aws-sdk/client-sts';
 import { GatewayError } from '../../errors.ts';
 import type { Identity } from '../../identity/types.ts';
-import { canonicalJson } from '../../policy/version.ts';
+import { canonicalJson } from '../../canonical-json.ts';
 import { mapAwsError } from './aws-errors.ts';
 import { base32 } from '../execution/naming.ts';
 

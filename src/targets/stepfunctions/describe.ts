@@ -9,13 +9,11 @@ import {
   type DescribeExecutionCommandOutput,
   type SFNClient,
 } from '@aws-sdk/client-sfn';
-import type { RouteConfig } from '../../config/schema.ts';
 import { GatewayError } from '../../errors.ts';
 import type { Identity } from '../../identity/types.ts';
 import { awsErrorCode, mapAwsError } from './aws-errors.ts';
 import { parseExactJson } from '../execution/exact-json.ts';
 import { startedBy } from '../execution/naming.ts';
-import { mayReadAny } from '../execution/read-access.ts';
 import { parseExecutionArn } from './naming.ts';
 
 export type ReadRefusal = 'malformed' | 'other_state_machine' | 'not_owner';
@@ -29,13 +27,13 @@ export interface ReadCheck {
 export function checkRead(
   arn: string | undefined,
   stateMachineArn: string,
-  route: RouteConfig,
   identity: Identity,
+  readAny: boolean,
 ): ReadCheck | ReadRefusal {
   const parsed = arn === undefined ? undefined : parseExecutionArn(arn);
   if (!parsed) return 'malformed';
   if (parsed.stateMachineArn !== stateMachineArn) return 'other_state_machine';
-  if (!startedBy(parsed.name, identity) && !mayReadAny(route, identity)) return 'not_owner';
+  if (!startedBy(parsed.name, identity) && !readAny) return 'not_owner';
   return { executionArn: arn!, executionName: parsed.name };
 }
 

@@ -4,9 +4,8 @@
  * only the caller who started the execution. Any other ARN gets the 404 of a missing execution.
  */
 import { EXECUTIONS_ROUTE } from '../../policy/execution-routes.ts';
-import { GatewayError } from '../../errors.ts';
-import type { Target } from '../http.ts';
 import { executionIdFromPath } from '../execution/read-access.ts';
+import type { Target } from '../target.ts';
 import { notFound } from './describe.ts';
 import { parseExecutionArn } from './naming.ts';
 import type { StepFunctionsTarget } from './target.ts';
@@ -15,20 +14,17 @@ export function createExecutionsReader(targets: readonly StepFunctionsTarget[]):
   return {
     name: EXECUTIONS_ROUTE,
     type: 'stepfunctions',
-    async handle(request, reply) {
-      const state = request.stepgate;
-      const match = state.match;
-      if (!match || !state.path) throw new GatewayError('SG_ERR_INTERNAL');
-      const arn = executionIdFromPath(match.route, state.path, match.params);
+    async forward(call) {
+      const arn = executionIdFromPath(call.route, call.request.path, call.params);
       const parsed = arn === undefined ? undefined : parseExecutionArn(arn);
       const target = parsed && targets.find((t) => t.stateMachineArn === parsed.stateMachineArn);
-      if (target) return target.handle(request, reply);
-      state.target = {
+      if (target) return target.forward(call);
+      Object.assign(call.target, {
         name: EXECUTIONS_ROUTE,
         type: 'stepfunctions',
         ...(arn ? { executionArn: arn } : {}),
         error: parsed ? 'other_state_machine' : 'malformed',
-      };
+      });
       throw notFound();
     },
   };

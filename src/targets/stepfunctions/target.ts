@@ -3,20 +3,18 @@
  * execution named for the caller and their `Idempotency-Key`; GET/HEAD reads one. The request
  * never chooses the state machine: it is the target's. Before any AWS call the intent is written
  * to the audit log durably; the outcome record (with executionArn, executionName and the AWS
- * error code) follows from the audit plugin when the response is sent. Like Argo targets, it
- * works on an `ExecutionCall` and answers an `Outcome` (../execution/call.ts): only `handle`
- * sees Fastify.
+ * error code) follows from the audit plugin when the response is sent. Like every target, it
+ * takes a call and answers an `Outcome` (../target.ts).
  */
 import type { RouteConfig, StepFunctionsTargetConfig } from '../../config/schema.ts';
 import { GatewayError, isGatewayError } from '../../errors.ts';
 import type { GatewayMetrics } from '../../metrics/metrics.ts';
 import { type ExecutionsRoute, statusUrlBase } from '../../policy/execution-routes.ts';
-import type { ExecutionCall, Outcome, RecentExecution } from '../execution/call.ts';
-import { type ExecutionAuditDeps, executionCall, sendOutcome } from '../execution/fastify-call.ts';
+import { type ExecutionCall, executionCall, type Outcome, type RecentExecution } from '../execution/call.ts';
 import { parseJsonBody } from '../execution/json-body.ts';
 import { executionName, idempotencyKey } from '../execution/naming.ts';
 import { executionIdFromPath } from '../execution/read-access.ts';
-import type { Target } from '../http.ts';
+import type { Target } from '../target.ts';
 import { awsErrorCode } from './aws-errors.ts';
 import { type ClientSource, createClientSource } from './clients.ts';
 import { createDedupeStore, type DedupeStore } from './dedupe.ts';
@@ -28,7 +26,6 @@ import { traceHeaderFor } from './trace.ts';
 
 export interface StepFunctionsDeps {
   readonly metrics: GatewayMetrics;
-  readonly audit: ExecutionAuditDeps;
   /** The configured routes: the GET route of a target gives its `statusUrl`. */
   readonly routes: readonly RouteConfig[];
   /** The route the gateway adds to read executions of targets without a GET route. */
@@ -142,7 +139,7 @@ export function createStepFunctionsTarget(
   async function read(call: ExecutionCall): Promise<Outcome> {
     const { identity, route, target } = call;
     const arn = executionIdFromPath(route, call.request.path, call.params);
-    const check = checkRead(arn, config.stateMachineArn, route, identity);
+    const check = checkRead(arn, config.stateMachineArn, identity, call.readAny);
     if (typeof check === 'string') {
       Object.assign(target, arn ? { executionArn: arn } : {}, { error: check });
       throw notFound();
@@ -166,14 +163,16 @@ export function createStepFunctionsTarget(
     name,
     type: 'stepfunctions',
     stateMachineArn: config.stateMachineArn,
-    async handle(request, reply) {
-      const call = executionCall(request, deps.audit, { name, type: 'stepfunctions' });
-      switch (request.method) {
+    async forward(forwarded) {
+      const call = executionCall(forwarded);
+      // Also when the executions reader hands a read on: the record names this target.
+      Object.assign(call.target, { name, type: 'stepfunctions' });
+      switch (call.request.method) {
         case 'POST':
-          return sendOutcome(reply, await start(call));
+          return start(call);
         case 'GET':
         case 'HEAD':
-          return sendOutcome(reply, await read(call));
+          return read(call);
         default:
           // The config refuses other methods on Step Functions routes.
           throw new GatewayError('SG_ERR_NO_ROUTE');

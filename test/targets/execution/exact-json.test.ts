@@ -1,7 +1,8 @@
 /** exact-json.ts as tables: what the scan refuses, when numbers need their source text, round trips. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { canonicalExactJson, parseExactJson, scanJson } from '../../../src/targets/execution/exact-json.ts';
+import { canonicalJson as canonicalExactJson } from '../../../src/canonical-json.ts';
+import { parseExactJson, scanJson } from '../../../src/targets/execution/exact-json.ts';
 
 describe('scanJson', () => {
   const repeated = [
