@@ -4,39 +4,24 @@
  * only trusted peers may ask. Each check is audited with `"mode":"decision"`.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { startEchoUpstream, type EchoUpstream } from '../../../src/dev/upstream.ts';
 import { decisionTestConfig, rawRequest } from '../../support/decision.ts';
-import { startGateway, type TestGateway, waitReady } from '../../support/gateway.ts';
-import { startIssuer, type TestIssuer } from '../../support/issuer.ts';
+import { withGateway } from '../../support/with-gateway.ts';
 
-let issuer: TestIssuer;
-let upstream: EchoUpstream;
-let gateway: TestGateway;
 const PUBLIC_URL = 'https://app.example.com';
-
-before(async () => {
-  issuer = await startIssuer();
-  upstream = await startEchoUpstream();
-  const { issuer: iss, jwksUri } = issuer;
-  const upstreamUrl = upstream.url;
-  gateway = await startGateway(decisionTestConfig({ issuer: iss, jwksUri, upstreamUrl, publicUrl: PUBLIC_URL }));
-  await waitReady(gateway);
-});
-
-after(async () => {
-  await gateway.close();
-  await upstream.close();
-  await issuer.close();
+const stack = withGateway({
+  upstream: true,
+  config: ({ issuer, upstreamUrl }) =>
+    decisionTestConfig({ issuer: issuer.issuer, jwksUri: issuer.jwksUri, upstreamUrl, publicUrl: PUBLIC_URL }),
 });
 
 const token = (claims: Record<string, unknown> = {}) =>
-  issuer.sign({ sub: 'ci-bot', scope: 'orders:read', email: 'bot@example.com', ...claims });
+  stack.issuer.sign({ sub: 'ci-bot', scope: 'orders:read', email: 'bot@example.com', ...claims });
 
 /** A check as Envoy sends it: the client's method, /envoy + its path, its Host, Content-Length 0. */
 function envoyCheck(method: string, path: string, headers: Record<string, string> = {}, localAddress?: string) {
-  return rawRequest(gateway.decisionUrl!, {
+  return rawRequest(stack.gateway.decisionUrl!, {
     method,
     path: `/envoy${path}`,
     headers: { host: 'app.example.com', 'content-length': '0', ...headers },
@@ -59,7 +44,7 @@ describe('an allowed check', () => {
     assert.equal(answer.headers['x-stepgate-groups'], '');
     assert.equal(answer.body, '');
     assert.ok(!JSON.stringify(answer.headers).includes(t), 'the token never comes back');
-    const jwks = createRemoteJWKSet(new URL(`${gateway.url}/.well-known/stepgate/jwks.json`));
+    const jwks = createRemoteJWKSet(new URL(`${stack.gateway.url}/.well-known/stepgate/jwks.json`));
     const { payload } = await jwtVerify(String(answer.headers['x-stepgate-assertion']), jwks, { audience: 'orders' });
     assert.equal(payload.sub, 'ci-bot');
   });
@@ -67,7 +52,7 @@ describe('an allowed check', () => {
   it('judges the canonical path, as gateway mode does, and is audited with mode decision', async () => {
     const answer = await envoyCheck('GET', '/api//orders/./7', { authorization: `Bearer ${await token()}` });
     assert.equal(answer.status, 200);
-    const record = await gateway.auditFor(requestId(answer.headers));
+    const record = await stack.gateway.auditFor(requestId(answer.headers));
     assert.equal(record.mode, 'decision');
     assert.equal(record.decision, 'allow');
     assert.equal(record.reason, 'allowed');
@@ -76,7 +61,7 @@ describe('an allowed check', () => {
     assert.equal(record.http.route, 'orders-read');
     assert.equal(record.caller?.sub, 'ci-bot');
     assert.equal(record.target?.name, 'orders');
-    assert.equal(upstream.received.length, 0, 'decision mode never forwards');
+    assert.equal(stack.upstream.received.length, 0, 'decision mode never forwards');
   });
 
   it('judges HEAD as GET, and a public route without identity (every identity header empty)', async () => {
@@ -86,7 +71,7 @@ describe('an allowed check', () => {
     assert.equal(open.status, 200);
     assert.equal(open.headers['x-stepgate-subject'], '');
     assert.equal(open.headers['x-stepgate-assertion'], '');
-    assert.equal((await gateway.auditFor(requestId(open.headers))).reason, 'public');
+    assert.equal((await stack.gateway.auditFor(requestId(open.headers))).reason, 'public');
   });
 });
 
@@ -98,7 +83,7 @@ describe('a refused check', () => {
     assert.equal(answer.headers['content-type'], 'application/problem+json; charset=utf-8');
     assert.equal(JSON.parse(answer.body).code, 'SG_ERR_MISSING_TOKEN');
     assert.equal(answer.headers['x-stepgate-subject'], undefined, 'no identity header on a refusal');
-    const record = await gateway.auditFor(requestId(answer.headers));
+    const record = await stack.gateway.auditFor(requestId(answer.headers));
     assert.deepEqual([record.mode, record.decision, record.reason, record.status], ['decision', 'deny', 'missing_token', 401]);
   });
 
@@ -107,7 +92,7 @@ describe('a refused check', () => {
     assert.equal(answer.status, 403);
     assert.match(String(answer.headers['www-authenticate']), /error="insufficient_scope"/);
     assert.equal(answer.headers['x-stepgate-assertion'], undefined);
-    const record = await gateway.auditFor(requestId(answer.headers));
+    const record = await stack.gateway.auditFor(requestId(answer.headers));
     assert.equal(record.reason, 'insufficient_scope');
     assert.match(record.failed ?? '', /orders:write/);
   });
@@ -116,7 +101,7 @@ describe('a refused check', () => {
     const answer = await envoyCheck('GET', '/api/orders/9?x=1', { accept: 'text/html' });
     assert.equal(answer.status, 302);
     assert.equal(answer.headers.location, `${PUBLIC_URL}/.stepgate/login?rd=${encodeURIComponent('/api/orders/9?x=1')}`);
-    assert.equal((await gateway.auditFor(requestId(answer.headers))).reason, 'missing_token');
+    assert.equal((await stack.gateway.auditFor(requestId(answer.headers))).reason, 'missing_token');
   });
 
   it('refuses what gateway mode refuses: an encoded slash, a climb above the root, no route', async () => {
@@ -128,7 +113,7 @@ describe('a refused check', () => {
       const answer = await envoyCheck('GET', path, { authorization: `Bearer ${await token()}` });
       assert.equal(answer.status, status, path);
       assert.equal(JSON.parse(answer.body).code, code, path);
-      assert.equal((await gateway.auditFor(requestId(answer.headers))).mode, 'decision');
+      assert.equal((await stack.gateway.auditFor(requestId(answer.headers))).mode, 'decision');
     }
   });
 
@@ -157,7 +142,7 @@ describe('a refused check', () => {
       assert.equal(answer.status, 400, what);
       assert.equal(JSON.parse(answer.body).code, 'SG_ERR_METHOD_OVERRIDE', what);
       assert.equal(answer.headers['x-stepgate-subject'], undefined, what);
-      const record = await gateway.auditFor(requestId(answer.headers));
+      const record = await stack.gateway.auditFor(requestId(answer.headers));
       assert.deepEqual([record.mode, record.decision, record.reason], ['decision', 'deny', 'bad_request'], what);
     }
     // What only looks like one is judged as usual.
@@ -171,7 +156,7 @@ describe('a refused check', () => {
       const answer = await envoyCheck('GET', '/api/orders/1', { authorization: `Bearer ${t}`, [name]: 'admin' });
       assert.equal(answer.status, 400, name);
       assert.equal(JSON.parse(answer.body).code, 'SG_ERR_BAD_HEADER', name);
-      const record = await gateway.auditFor(requestId(answer.headers));
+      const record = await stack.gateway.auditFor(requestId(answer.headers));
       assert.deepEqual([record.mode, record.decision, record.reason], ['decision', 'deny', 'bad_request'], name);
     }
     // The dash spelling is the proxy's to replace (every configured header is in the answer).
@@ -193,12 +178,12 @@ describe('who may ask', () => {
     const answer = await envoyCheck('GET', '/public/status', {}, '127.0.0.2');
     assert.equal(answer.status, 403);
     assert.equal(JSON.parse(answer.body).code, 'SG_ERR_UNTRUSTED_PEER');
-    const record = await gateway.auditFor(requestId(answer.headers));
+    const record = await stack.gateway.auditFor(requestId(answer.headers));
     assert.deepEqual([record.mode, record.decision, record.reason, record.http.sourceIp], ['decision', 'deny', 'untrusted_peer', '127.0.0.2']);
   });
 
   it('counts decisions in the same metrics as gateway mode', async () => {
-    const metrics = await (await fetch(`${gateway.adminUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${stack.gateway.adminUrl}/metrics`)).text();
     assert.match(metrics, /stepgate_requests_total\{route="orders-read",decision="allow",reason="allowed",status="200"\} \d+/);
     assert.match(metrics, /stepgate_requests_total\{route="\(none\)",decision="deny",reason="untrusted_peer",status="403"\} 1/);
   });
@@ -206,7 +191,7 @@ describe('who may ask', () => {
 
 describe('a check that does not name the original request', () => {
   const nginxCheck = (headers: Record<string, string> | string[]) =>
-    rawRequest(gateway.decisionUrl!, { method: 'GET', path: '/nginx', headers });
+    rawRequest(stack.gateway.decisionUrl!, { method: 'GET', path: '/nginx', headers });
 
   it('is a 400 when nginx sends no X-Original-URI, or names it twice', async () => {
     const missing = await nginxCheck({ 'x-original-method': 'GET' });
@@ -217,7 +202,7 @@ describe('a check that does not name the original request', () => {
     ]);
     assert.equal(twice.status, 400);
     assert.match(JSON.parse(twice.body).detail, /more than one x-original-uri/);
-    assert.equal((await gateway.auditFor(requestId(twice.headers))).mode, 'decision');
+    assert.equal((await stack.gateway.auditFor(requestId(twice.headers))).mode, 'decision');
   });
 
   it('is a 400 for a method gateway mode would refuse (lowercase, unknown, CONNECT)', async () => {
@@ -228,18 +213,18 @@ describe('a check that does not name the original request', () => {
   });
 
   it('is a 404 on a path no protocol serves', async () => {
-    const answer = await rawRequest(gateway.decisionUrl!, { method: 'GET', path: '/api/orders/1' });
+    const answer = await rawRequest(stack.gateway.decisionUrl!, { method: 'GET', path: '/api/orders/1' });
     assert.equal(answer.status, 404);
   });
 
   it('takes Traefik\'s X-Forwarded-Method and -Uri', async () => {
-    const answer = await rawRequest(gateway.decisionUrl!, {
+    const answer = await rawRequest(stack.gateway.decisionUrl!, {
       method: 'GET',
       path: '/traefik',
       headers: { 'x-forwarded-method': 'HEAD', 'x-forwarded-uri': '/public/status', 'x-forwarded-host': 'app.example.com' },
     });
     assert.equal(answer.status, 200);
-    const record = await gateway.auditFor(requestId(answer.headers));
+    const record = await stack.gateway.auditFor(requestId(answer.headers));
     assert.deepEqual([record.http.method, record.http.path, record.reason], ['HEAD', '/public/status', 'public']);
   });
 });

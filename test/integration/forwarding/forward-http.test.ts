@@ -3,37 +3,24 @@
  * upstream that shows exactly what arrived.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { type EchoedRequest, type EchoUpstream, startEchoUpstream } from '../../../src/dev/upstream.ts';
+import { type EchoedRequest } from '../../../src/dev/upstream.ts';
 import { coreConfig } from '../../support/configs.ts';
-import { startGateway, type TestGateway, waitReady } from '../../support/gateway.ts';
-import { startIssuer, type TestIssuer } from '../../support/issuer.ts';
+import { withGateway } from '../../support/with-gateway.ts';
 
-let issuer: TestIssuer;
-let upstream: EchoUpstream;
-let gateway: TestGateway;
-
-before(async () => {
-  issuer = await startIssuer();
-  upstream = await startEchoUpstream();
-  gateway = await startGateway(coreConfig(issuer.issuer, issuer.jwksUri, upstream.url));
-  await waitReady(gateway);
-});
-
-after(async () => {
-  await gateway.close();
-  await upstream.close();
-  await issuer.close();
+const stack = withGateway({
+  upstream: true,
+  config: ({ issuer, upstreamUrl }) => coreConfig(issuer.issuer, issuer.jwksUri, upstreamUrl),
 });
 
 const token = (claims: Record<string, unknown> = {}) =>
-  issuer.sign({ sub: 'ci-bot', scope: 'orders:read', email: 'bot@example.com', ...claims });
+  stack.issuer.sign({ sub: 'ci-bot', scope: 'orders:read', email: 'bot@example.com', ...claims });
 
 async function call(path: string, init: RequestInit & { token?: string } = {}) {
   const headers = new Headers(init.headers);
   if (init.token) headers.set('authorization', `Bearer ${init.token}`);
-  const res = await fetch(gateway.url + path, { ...init, headers });
+  const res = await fetch(stack.gateway.url + path, { ...init, headers });
   const text = await res.text();
   return { res, text, json: () => JSON.parse(text) as Record<string, unknown> };
 }
@@ -56,11 +43,11 @@ describe('an allowed request', () => {
     const { json } = await call('/api/orders/7', { token: await token() });
     const assertion = (json() as unknown as EchoedRequest).headers['x-stepgate-assertion'];
     assert.ok(typeof assertion === 'string');
-    const jwks = createRemoteJWKSet(new URL(`${gateway.url}/.well-known/stepgate/jwks.json`));
+    const jwks = createRemoteJWKSet(new URL(`${stack.gateway.url}/.well-known/stepgate/jwks.json`));
     const { payload, protectedHeader } = await jwtVerify(assertion, jwks, { audience: 'orders' });
     assert.equal(protectedHeader.alg, 'ES256');
     assert.equal(payload.sub, 'ci-bot');
-    assert.equal(payload['idp'], issuer.issuer);
+    assert.equal(payload['idp'], stack.issuer.issuer);
     assert.ok(payload.jti);
     assert.ok(payload.exp! - payload.iat! <= 300);
   });
@@ -93,7 +80,7 @@ describe('an allowed request', () => {
   it('is audited as allowed with the caller and the configured claims, and never the token', async () => {
     const t = await token({ repository: 'acme/app' });
     const { res } = await call('/api/orders/1', { token: t });
-    const record = await gateway.auditFor(res.headers.get('x-request-id')!);
+    const record = await stack.gateway.auditFor(res.headers.get('x-request-id')!);
     assert.equal(record.decision, 'allow');
     assert.equal(record.reason, 'allowed');
     assert.equal(record.status, 200);
@@ -110,7 +97,7 @@ describe('an allowed request', () => {
   it('serves a public route without a token and audits it as public', async () => {
     const { res } = await call('/public/status');
     assert.equal(res.status, 200);
-    const record = await gateway.auditFor(res.headers.get('x-request-id')!);
+    const record = await stack.gateway.auditFor(res.headers.get('x-request-id')!);
     assert.equal(record.reason, 'public');
     assert.equal(record.caller, undefined);
   });
@@ -126,7 +113,7 @@ describe('a refused request', () => {
     assert.equal(problem['code'], 'SG_ERR_MISSING_TOKEN');
     assert.equal(problem['status'], 401);
     assert.equal(problem['requestId'], res.headers.get('x-request-id'));
-    const record = await gateway.auditFor(res.headers.get('x-request-id')!);
+    const record = await stack.gateway.auditFor(res.headers.get('x-request-id')!);
     assert.equal(record.decision, 'deny');
     assert.equal(record.reason, 'missing_token');
   });
@@ -146,18 +133,18 @@ describe('a refused request', () => {
     const { res, json } = await call('/api/orders/1', { token: t });
     assert.equal(res.status, 401);
     assert.equal(json()['code'], 'SG_ERR_TOKEN_EXPIRED');
-    assert.equal((await gateway.auditFor(res.headers.get('x-request-id')!)).reason, 'token_expired');
+    assert.equal((await stack.gateway.auditFor(res.headers.get('x-request-id')!)).reason, 'token_expired');
   });
 
   it('without the scope gets 403 insufficient_scope naming the missing scope', async () => {
-    const before = upstream.received.length;
+    const before = stack.upstream.received.length;
     const { res, json } = await call('/api/orders/1', { method: 'POST', token: await token() });
     assert.equal(res.status, 403);
     assert.match(res.headers.get('www-authenticate')!, /error="insufficient_scope"/);
     assert.equal(json()['code'], 'SG_ERR_INSUFFICIENT_SCOPE');
     assert.match(String(json()['detail']), /orders:write/);
-    assert.equal(upstream.received.length, before, 'nothing reached the upstream');
-    const record = await gateway.auditFor(res.headers.get('x-request-id')!);
+    assert.equal(stack.upstream.received.length, before, 'nothing reached the upstream');
+    const record = await stack.gateway.auditFor(res.headers.get('x-request-id')!);
     assert.equal(record.reason, 'insufficient_scope');
     assert.equal(record.caller?.sub, 'ci-bot');
     assert.match(record.failed ?? '', /orders:write/);
@@ -167,7 +154,7 @@ describe('a refused request', () => {
     const { res, json } = await call('/admin/secrets', { token: await token() });
     assert.equal(res.status, 404);
     assert.equal(json()['code'], 'SG_ERR_NO_ROUTE');
-    assert.equal((await gateway.auditFor(res.headers.get('x-request-id')!)).reason, 'no_route');
+    assert.equal((await stack.gateway.auditFor(res.headers.get('x-request-id')!)).reason, 'no_route');
   });
 
   it('does not serve /metrics on the public port', async () => {

@@ -3,35 +3,28 @@
  * the upstream must see only what the gateway vouches for.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { type EchoedRequest, type EchoUpstream, startEchoUpstream } from '../../../src/dev/upstream.ts';
+import { describe, it } from 'node:test';
+import { type EchoedRequest } from '../../../src/dev/upstream.ts';
 import { coreConfig } from '../../support/configs.ts';
-import { startGateway, type TestGateway, waitReady } from '../../support/gateway.ts';
-import { startIssuer, type TestIssuer } from '../../support/issuer.ts';
+import { type TestGateway } from '../../support/gateway.ts';
 import { rawGet, rawRequest } from '../../support/raw-http.ts';
+import { withGateway } from '../../support/with-gateway.ts';
 
-let issuer: TestIssuer;
-let upstream: EchoUpstream;
-let gateway: TestGateway;
 let trusting: TestGateway;
-
-before(async () => {
-  issuer = await startIssuer();
-  upstream = await startEchoUpstream();
-  const config = coreConfig(issuer.issuer, issuer.jwksUri, upstream.url);
-  gateway = await startGateway(config);
-  trusting = await startGateway({ ...config, server: { trustProxy: ['127.0.0.1/32'] } });
-  await Promise.all([waitReady(gateway), waitReady(trusting)]);
-});
-
-after(async () => {
-  await Promise.all([gateway.close(), trusting.close()]);
-  await upstream.close();
-  await issuer.close();
+const stack = withGateway({
+  upstream: true,
+  config: ({ issuer, upstreamUrl }) => coreConfig(issuer.issuer, issuer.jwksUri, upstreamUrl),
+  setup: async () => {
+    const { issuer, upstreamUrl } = stack;
+    trusting = await stack.startGateway({
+      ...coreConfig(issuer.issuer, issuer.jwksUri, upstreamUrl),
+      server: { trustProxy: ['127.0.0.1/32'] },
+    });
+  },
 });
 
 const bearer = async () =>
-  `Authorization: Bearer ${await issuer.sign({ sub: 'alice', scope: 'orders:read' })}`;
+  `Authorization: Bearer ${await stack.issuer.sign({ sub: 'alice', scope: 'orders:read' })}`;
 
 async function echoed(
   gw: TestGateway,
@@ -45,7 +38,7 @@ async function echoed(
 
 describe('headers a client sends', () => {
   it('cannot claim an identity, in any spelling', async () => {
-    const seen = await echoed(gateway, [
+    const seen = await echoed(stack.gateway, [
       'X-Stepgate-Subject: admin',
       'x-stepgate-issuer: evil',
       'X_Stepgate_Subject: admin',
@@ -66,7 +59,7 @@ describe('headers a client sends', () => {
   });
 
   it('cannot claim routing or a client address from an untrusted peer', async () => {
-    const seen = await echoed(gateway, [
+    const seen = await echoed(stack.gateway, [
       'X-Forwarded-For: 10.9.9.9',
       'X-Forwarded-Host: admin.internal',
       'X-Forwarded-Proto: https',
@@ -94,7 +87,7 @@ describe('headers a client sends', () => {
   });
 
   it('cannot override the method the policy judged', async () => {
-    const seen = await echoed(gateway, [
+    const seen = await echoed(stack.gateway, [
       'X-HTTP-Method-Override: DELETE',
       'X-HTTP-Method: DELETE',
       'X-Method-Override: DELETE',
@@ -107,10 +100,10 @@ describe('headers a client sends', () => {
 
   it('cannot use Connection to strip the identity headers the gateway adds', async () => {
     const res = await rawRequest(
-      gateway.url,
+      stack.gateway.url,
       [
         'GET /api/orders/1 HTTP/1.1',
-        `Host: ${new URL(gateway.url).host}`,
+        `Host: ${new URL(stack.gateway.url).host}`,
         await bearer(),
         'Connection: close, X-Stepgate-Subject, X-Stepgate-Assertion, X-Request-Id, X-Forwarded-For',
         'Keep-Alive: timeout=5',
@@ -130,30 +123,30 @@ describe('headers a client sends', () => {
   });
 
   it('never forwards the Authorization header unless the target asks for it', async () => {
-    const seen = await echoed(gateway, []);
+    const seen = await echoed(stack.gateway, []);
     assert.equal(seen.headers.authorization, undefined);
   });
 
   it('cannot smuggle CR/LF into a header the gateway writes', async () => {
-    const token = await issuer.sign({
+    const token = await stack.issuer.sign({
       sub: 'alice',
       scope: 'orders:read',
       email: 'a@example.com\r\nX-Stepgate-Subject: root',
     });
-    const before = upstream.received.length;
-    const res = await rawGet(gateway.url, '/api/orders/1', [`Authorization: Bearer ${token}`]);
+    const before = stack.upstream.received.length;
+    const res = await rawGet(stack.gateway.url, '/api/orders/1', [`Authorization: Bearer ${token}`]);
     assert.equal(res.status, 400);
     assert.equal(JSON.parse(res.body).code, 'SG_ERR_BAD_HEADER');
-    assert.equal(upstream.received.length, before);
+    assert.equal(stack.upstream.received.length, before);
   });
 
   it('answers oversized headers with 431, audited', async () => {
-    const res = await rawGet(gateway.url, '/api/orders/1', [`X-Big: ${'a'.repeat(20_000)}`]);
+    const res = await rawGet(stack.gateway.url, '/api/orders/1', [`X-Big: ${'a'.repeat(20_000)}`]);
     assert.equal(res.status, 431);
     assert.equal(res.headers['content-type'], 'application/problem+json');
     const problem = JSON.parse(res.body);
     assert.equal(problem.code, 'SG_ERR_HEADERS_TOO_LARGE');
-    const record = await gateway.auditFor(problem.requestId);
+    const record = await stack.gateway.auditFor(problem.requestId);
     assert.equal(record.status, 431);
     assert.equal(record.decision, 'deny');
   });
@@ -161,32 +154,32 @@ describe('headers a client sends', () => {
 
 describe('requests no proxy should pass on', () => {
   it('two Host headers are a 400 (RFC 9112 §3.2), never forwarded', async () => {
-    const before = upstream.received.length;
-    const res = await rawGet(gateway.url, '/api/orders/1', [await bearer(), 'Host: internal.example']);
+    const before = stack.upstream.received.length;
+    const res = await rawGet(stack.gateway.url, '/api/orders/1', [await bearer(), 'Host: internal.example']);
     assert.equal(res.status, 400);
     assert.equal(JSON.parse(res.body).code, 'SG_ERR_BAD_HEADER');
-    assert.equal(upstream.received.length, before);
+    assert.equal(stack.upstream.received.length, before);
   });
 
   it('CONNECT is refused with a problem document and audited, not dropped silently', async () => {
-    const res = await rawRequest(gateway.url, 'CONNECT internal.example:443 HTTP/1.1\r\nHost: internal.example:443\r\n\r\n');
+    const res = await rawRequest(stack.gateway.url, 'CONNECT internal.example:443 HTTP/1.1\r\nHost: internal.example:443\r\n\r\n');
     assert.equal(res.status, 400);
     const problem = JSON.parse(res.body);
     assert.equal(problem.code, 'SG_ERR_BAD_REQUEST');
     assert.match(problem.detail, /CONNECT/);
-    const record = await gateway.auditFor(problem.requestId);
+    const record = await stack.gateway.auditFor(problem.requestId);
     assert.equal(record.decision, 'deny');
     assert.equal(record.status, 400);
   });
 });
 
 describe('request framing (no request smuggling)', () => {
-  const writer = async () => `Authorization: Bearer ${await issuer.sign({ sub: 'alice', scope: 'orders:write' })}`;
+  const writer = async () => `Authorization: Bearer ${await stack.issuer.sign({ sub: 'alice', scope: 'orders:write' })}`;
   const smuggled = 'GET /api/orders/admin HTTP/1.1\r\nHost: x\r\n\r\n';
   const post = async (framing: string[], body: string) =>
     rawRequest(
-      gateway.url,
-      ['POST /api/orders/1 HTTP/1.1', `Host: ${new URL(gateway.url).host}`, await writer(), ...framing, 'Connection: close', '', body].join('\r\n'),
+      stack.gateway.url,
+      ['POST /api/orders/1 HTTP/1.1', `Host: ${new URL(stack.gateway.url).host}`, await writer(), ...framing, 'Connection: close', '', body].join('\r\n'),
     );
 
   it('ambiguous framing is a 400, audited, never forwarded: CL with TE, an unknown coding, two lengths', async () => {
@@ -197,21 +190,21 @@ describe('request framing (no request smuggling)', () => {
       ['two lengths', ['Content-Length: 3', 'Content-Length: 40'], 'abc'],
     ];
     for (const [what, framing, body] of cases) {
-      const before = upstream.received.length;
+      const before = stack.upstream.received.length;
       const res = await post(framing, body);
       assert.equal(res.status, 400, `${what}: ${res.raw}`);
       const problem = JSON.parse(res.body) as { code: string; requestId: string };
       assert.equal(problem.code, 'SG_ERR_BAD_REQUEST', what);
-      assert.equal((await gateway.auditFor(problem.requestId)).reason, 'bad_request', what);
-      assert.equal(upstream.received.length, before, `${what}: nothing forwarded`);
+      assert.equal((await stack.gateway.auditFor(problem.requestId)).reason, 'bad_request', what);
+      assert.equal(stack.upstream.received.length, before, `${what}: nothing forwarded`);
     }
   });
 
   it('a chunked body is re-framed: the upstream gets one request with a Content-Length, the bytes as data', async () => {
-    const before = upstream.received.length;
+    const before = stack.upstream.received.length;
     const res = await post(['Transfer-Encoding: chunked'], `${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`);
     assert.equal(res.status, 200, res.raw);
-    const received = upstream.received.slice(before);
+    const received = stack.upstream.received.slice(before);
     assert.equal(received.length, 1, 'one request reached the upstream');
     assert.equal(received[0]!.url, '/orders/1');
     assert.equal(received[0]!.headers['content-length'], String(smuggled.length));

@@ -4,34 +4,21 @@
  * identity (scope, roles, groups) so an upstream need not parse headers at all.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { type EchoedRequest, type EchoUpstream, startEchoUpstream } from '../../../src/dev/upstream.ts';
+import { type EchoedRequest } from '../../../src/dev/upstream.ts';
 import { coreConfig } from '../../support/configs.ts';
-import { startGateway, type TestGateway, waitReady } from '../../support/gateway.ts';
-import { startIssuer, type TestIssuer } from '../../support/issuer.ts';
 import { rawGet } from '../../support/raw-http.ts';
+import { withGateway } from '../../support/with-gateway.ts';
 
-let issuer: TestIssuer;
-let upstream: EchoUpstream;
-let gateway: TestGateway;
-
-before(async () => {
-  issuer = await startIssuer();
-  upstream = await startEchoUpstream();
-  gateway = await startGateway(coreConfig(issuer.issuer, issuer.jwksUri, upstream.url));
-  await waitReady(gateway);
-});
-
-after(async () => {
-  await gateway.close();
-  await upstream.close();
-  await issuer.close();
+const stack = withGateway({
+  upstream: true,
+  config: ({ issuer, upstreamUrl }) => coreConfig(issuer.issuer, issuer.jwksUri, upstreamUrl),
 });
 
 async function seen(claims: Record<string, unknown>): Promise<EchoedRequest> {
-  const token = await issuer.sign({ scope: 'orders:read', ...claims });
-  const res = await rawGet(gateway.url, '/api/orders/1', [`Authorization: Bearer ${token}`]);
+  const token = await stack.issuer.sign({ scope: 'orders:read', ...claims });
+  const res = await rawGet(stack.gateway.url, '/api/orders/1', [`Authorization: Bearer ${token}`]);
   assert.equal(res.status, 200, res.raw);
   return JSON.parse(res.body) as EchoedRequest;
 }
@@ -63,7 +50,7 @@ describe('identity headers', () => {
 describe('X-Stepgate-Assertion', () => {
   it('carries scope (RFC 9068), roles and groups, signed', async () => {
     const echoed = await seen({ sub: 'alice', scope: 'orders:read extra', roles: ['ops'], groups: ['eng,admins', 'x'] });
-    const jwks = createRemoteJWKSet(new URL(`${gateway.url}/.well-known/stepgate/jwks.json`));
+    const jwks = createRemoteJWKSet(new URL(`${stack.gateway.url}/.well-known/stepgate/jwks.json`));
     const { payload } = await jwtVerify(String(echoed.headers['x-stepgate-assertion']), jwks, { audience: 'orders' });
     assert.equal(payload['scope'], 'orders:read extra');
     assert.deepEqual(payload['roles'], ['ops']);

@@ -3,37 +3,25 @@
  * DELETE: refused with a 400 before anything is forwarded, however the name is spelled.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { type EchoUpstream, startEchoUpstream } from '../../../src/dev/upstream.ts';
+import { describe, it } from 'node:test';
 import { coreConfig } from '../../support/configs.ts';
-import { startGateway, type TestGateway, waitReady } from '../../support/gateway.ts';
-import { startIssuer, type TestIssuer } from '../../support/issuer.ts';
 import { rawRequest } from '../../support/raw-http.ts';
+import { withGateway } from '../../support/with-gateway.ts';
 
-let issuer: TestIssuer;
-let upstream: EchoUpstream;
-let gateway: TestGateway;
 let auth: string;
-
-before(async () => {
-  issuer = await startIssuer();
-  upstream = await startEchoUpstream();
-  gateway = await startGateway(coreConfig(issuer.issuer, issuer.jwksUri, upstream.url));
-  await waitReady(gateway);
-  auth = `Authorization: Bearer ${await issuer.sign({ sub: 'alice', scope: 'orders:write' })}`;
-});
-
-after(async () => {
-  await gateway.close();
-  await upstream.close();
-  await issuer.close();
+const stack = withGateway({
+  upstream: true,
+  config: ({ issuer, upstreamUrl }) => coreConfig(issuer.issuer, issuer.jwksUri, upstreamUrl),
+  setup: async () => {
+    auth = `Authorization: Bearer ${await stack.issuer.sign({ sub: 'alice', scope: 'orders:write' })}`;
+  },
 });
 
 function post(target: string, body = '', headers: string[] = []) {
-  const host = new URL(gateway.url).host;
+  const host = new URL(stack.gateway.url).host;
   const lines = [`POST ${target} HTTP/1.1`, `Host: ${host}`, auth, ...headers];
   lines.push(`Content-Length: ${Buffer.byteLength(body)}`, 'Connection: close', '', body);
-  return rawRequest(gateway.url, lines.join('\r\n'));
+  return rawRequest(stack.gateway.url, lines.join('\r\n'));
 }
 
 const FORM = 'Content-Type: application/x-www-form-urlencoded';
@@ -66,16 +54,16 @@ const refused: [string, string, string, string[]][] = [
 describe('a method override outside the headers', () => {
   for (const [name, target, body, headers] of refused) {
     it(`${name} is refused with a 400 and never forwarded`, async () => {
-      const before = upstream.received.length;
+      const before = stack.upstream.received.length;
       const res = await post(target, body, headers);
       assert.equal(res.status, 400, res.raw);
       const problem = JSON.parse(res.body) as { code: string; requestId: string; detail: string };
       assert.equal(problem.code, 'SG_ERR_METHOD_OVERRIDE');
       assert.match(problem.detail, /_method/);
-      const record = await gateway.auditFor(problem.requestId);
+      const record = await stack.gateway.auditFor(problem.requestId);
       assert.equal(record.reason, 'bad_request');
       assert.equal(record.forwarded, false);
-      assert.equal(upstream.received.length, before);
+      assert.equal(stack.upstream.received.length, before);
     });
   }
 });

@@ -6,42 +6,30 @@
  * tests of `extractBearer` cannot show.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { type EchoUpstream, startEchoUpstream } from '../../../src/dev/upstream.ts';
+import { describe, it } from 'node:test';
 import { coreConfig } from '../../support/configs.ts';
-import { startGateway, type TestGateway, waitReady } from '../../support/gateway.ts';
-import { startIssuer, type TestIssuer } from '../../support/issuer.ts';
 import { rawGet, rawRequest, type RawResponse } from '../../support/raw-http.ts';
+import { withGateway } from '../../support/with-gateway.ts';
 
-let issuer: TestIssuer;
-let upstream: EchoUpstream;
-let gateway: TestGateway;
 let token: string;
-
-before(async () => {
-  issuer = await startIssuer();
-  upstream = await startEchoUpstream();
-  gateway = await startGateway(coreConfig(issuer.issuer, issuer.jwksUri, upstream.url));
-  await waitReady(gateway);
-  token = await issuer.sign({ sub: 'alice', scope: 'orders:read orders:write' });
-});
-
-after(async () => {
-  await gateway.close();
-  await upstream.close();
-  await issuer.close();
+const stack = withGateway({
+  upstream: true,
+  config: ({ issuer, upstreamUrl }) => coreConfig(issuer.issuer, issuer.jwksUri, upstreamUrl),
+  setup: async () => {
+    token = await stack.issuer.sign({ sub: 'alice', scope: 'orders:read orders:write' });
+  },
 });
 
 /** The answer is `status` with `code`, audited with `reason`, and the upstream saw nothing. */
 async function refused(send: () => Promise<RawResponse>, status: number, code: string, reason: string) {
-  const before = upstream.received.length;
+  const before = stack.upstream.received.length;
   const res = await send();
   assert.equal(res.status, status, res.raw);
   const problem = JSON.parse(res.body) as { code: string; requestId: string };
   assert.equal(problem.code, code);
-  const record = await gateway.auditFor(problem.requestId);
+  const record = await stack.gateway.auditFor(problem.requestId);
   assert.deepEqual([record.decision, record.reason, record.forwarded], ['deny', reason, false]);
-  assert.equal(upstream.received.length, before, 'nothing forwarded');
+  assert.equal(stack.upstream.received.length, before, 'nothing forwarded');
   return res;
 }
 
@@ -49,7 +37,7 @@ describe('the bearer token', () => {
   it('is refused when two Authorization headers are sent, even the same valid one twice', async () => {
     for (const second of [`Bearer ${token}`, 'Basic YWxpY2U6c2VjcmV0', 'Bearer x.y.z']) {
       const res = await refused(
-        () => rawGet(gateway.url, '/api/orders/1', [`Authorization: Bearer ${token}`, `Authorization: ${second}`]),
+        () => rawGet(stack.gateway.url, '/api/orders/1', [`Authorization: Bearer ${token}`, `Authorization: ${second}`]),
         401,
         'SG_ERR_INVALID_TOKEN',
         'invalid_token',
@@ -61,22 +49,22 @@ describe('the bearer token', () => {
   it('is refused in the query string, with or without a header, and the query is not recorded', async () => {
     for (const headers of [[], [`Authorization: Bearer ${token}`]]) {
       const res = await refused(
-        () => rawGet(gateway.url, `/api/orders/1?access_token=${token}`, headers),
+        () => rawGet(stack.gateway.url, `/api/orders/1?access_token=${token}`, headers),
         400,
         'SG_ERR_BAD_REQUEST',
         'bad_request',
       );
-      assert.ok(!JSON.stringify(await gateway.auditFor(JSON.parse(res.body).requestId)).includes(token));
+      assert.ok(!JSON.stringify(await stack.gateway.auditFor(JSON.parse(res.body).requestId)).includes(token));
     }
   });
 
   it('is not read from a form body: without a header that is a missing token', async () => {
     const body = `access_token=${token}`;
-    const host = new URL(gateway.url).host;
+    const host = new URL(stack.gateway.url).host;
     await refused(
       () =>
         rawRequest(
-          gateway.url,
+          stack.gateway.url,
           [
             'POST /api/orders/1 HTTP/1.1',
             `Host: ${host}`,
@@ -95,9 +83,9 @@ describe('the bearer token', () => {
 
   it('is read whatever the case of the scheme (RFC 9110 §11.1)', async () => {
     for (const scheme of ['bearer', 'BEARER', 'bEaReR']) {
-      const res = await rawGet(gateway.url, '/api/orders/1', [`Authorization: ${scheme} ${token}`]);
+      const res = await rawGet(stack.gateway.url, '/api/orders/1', [`Authorization: ${scheme} ${token}`]);
       assert.equal(res.status, 200, `${scheme}: ${res.raw}`);
-      const record = await gateway.auditFor(res.headers['x-request-id']!);
+      const record = await stack.gateway.auditFor(res.headers['x-request-id']!);
       assert.deepEqual([record.reason, record.caller?.sub], ['allowed', 'alice']);
     }
   });

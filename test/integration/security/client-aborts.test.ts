@@ -7,17 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { AuditRecord } from '../../../src/audit/record.ts';
 import { coreConfig } from '../../support/configs.ts';
 import { eventually, startGateway, type TestGateway, waitReady } from '../../support/gateway.ts';
-import { listen, startIssuer, type TestIssuer } from '../../support/issuer.ts';
+import { listen } from '../../support/issuer.ts';
 import { openRaw, type RawConnection } from '../../support/raw-http.ts';
+import { withGateway } from '../../support/with-gateway.ts';
 
-let issuer: TestIssuer;
-let upstream: Awaited<ReturnType<typeof listen>>;
-let gateway: TestGateway;
-let token: string;
 /** Upstream paths in the order they arrived, and those whose call was cancelled mid-way. */
 const arrived: string[] = [];
 const cancelled = new Set<string>();
@@ -37,18 +34,13 @@ function upstreamHandler(req: IncomingMessage, res: ServerResponse): void {
   req.resume().on('end', () => res.writeHead(200, { 'content-type': 'text/plain' }).end('done'));
 }
 
-before(async () => {
-  issuer = await startIssuer();
-  upstream = await listen(upstreamHandler);
-  gateway = await startGateway(coreConfig(issuer.issuer, issuer.jwksUri, `http://127.0.0.1:${upstream.port}`));
-  await waitReady(gateway);
-  token = await issuer.sign({ sub: 'alice', scope: 'orders:read orders:write' });
-});
-
-after(async () => {
-  await gateway.close();
-  await upstream.close();
-  await issuer.close();
+let token: string;
+const stack = withGateway({
+  upstream: upstreamHandler,
+  config: ({ issuer, upstreamUrl }) => coreConfig(issuer.issuer, issuer.jwksUri, upstreamUrl),
+  setup: async () => {
+    token = await stack.issuer.sign({ sub: 'alice', scope: 'orders:read orders:write' });
+  },
 });
 
 const request = (gw: TestGateway, lines: string[], body = '') =>
@@ -75,11 +67,11 @@ async function send(gw: TestGateway, text: string): Promise<RawConnection> {
 
 describe('a client that resets the connection', () => {
   it('before the upstream answers: forwarded, the upstream call cancelled, recorded once as client_aborted', async () => {
-    const counted = await gateway.requestsCounted({ reason: 'client_aborted', status: '499' });
-    const conn = await send(gateway, request(gateway, ['GET /api/orders/hold-1 HTTP/1.1', `Authorization: Bearer ${token}`]));
+    const counted = await stack.gateway.requestsCounted({ reason: 'client_aborted', status: '499' });
+    const conn = await send(stack.gateway, request(stack.gateway, ['GET /api/orders/hold-1 HTTP/1.1', `Authorization: Bearer ${token}`]));
     await eventually(() => arrived.includes('/orders/hold-1'), 'the upstream to receive the request');
     conn.reset();
-    const [record, ...more] = await recordsOf(gateway, '/api/orders/hold-1');
+    const [record, ...more] = await recordsOf(stack.gateway, '/api/orders/hold-1');
     assert.equal(more.length, 0, 'exactly one record');
     assert.equal(record!.reason, 'client_aborted');
     assert.equal(record!.decision, 'allow');
@@ -87,15 +79,15 @@ describe('a client that resets the connection', () => {
     assert.equal(record!.status, 499);
     assert.equal(record!.caller?.sub, 'alice');
     await eventually(() => cancelled.has('/orders/hold-1'), 'the upstream call to be cancelled');
-    assert.equal(await gateway.requestsCounted({ reason: 'client_aborted', status: '499' }), counted + 1);
-    assert.equal(gateway.logs.text().includes('request failed'), false, 'a client leaving is not an error');
+    assert.equal(await stack.gateway.requestsCounted({ reason: 'client_aborted', status: '499' }), counted + 1);
+    assert.equal(stack.gateway.logs.text().includes('request failed'), false, 'a client leaving is not an error');
   });
 
   it('mid response: recorded once with the status it was being sent', async () => {
-    const conn = await send(gateway, request(gateway, ['GET /api/orders/stream-1 HTTP/1.1', `Authorization: Bearer ${token}`]));
+    const conn = await send(stack.gateway, request(stack.gateway, ['GET /api/orders/stream-1 HTTP/1.1', `Authorization: Bearer ${token}`]));
     await conn.until((text) => text.includes('first-chunk'));
     conn.reset();
-    const records = await recordsOf(gateway, '/api/orders/stream-1');
+    const records = await recordsOf(stack.gateway, '/api/orders/stream-1');
     assert.equal(records.length, 1);
     assert.equal(records[0]!.reason, 'client_aborted');
     assert.equal(records[0]!.status, 200);
@@ -104,10 +96,10 @@ describe('a client that resets the connection', () => {
   });
 
   it('after the response: recorded once, as answered', async () => {
-    const conn = await send(gateway, request(gateway, ['GET /api/orders/fast-1 HTTP/1.1', `Authorization: Bearer ${token}`]));
+    const conn = await send(stack.gateway, request(stack.gateway, ['GET /api/orders/fast-1 HTTP/1.1', `Authorization: Bearer ${token}`]));
     await conn.until((text) => text.endsWith('done\r\n0\r\n\r\n'));
     conn.reset();
-    const records = await recordsOf(gateway, '/api/orders/fast-1');
+    const records = await recordsOf(stack.gateway, '/api/orders/fast-1');
     assert.equal(records.length, 1);
     assert.equal(records[0]!.reason, 'allowed');
     assert.equal(records[0]!.status, 200);
@@ -115,18 +107,18 @@ describe('a client that resets the connection', () => {
   });
 
   it('mid request body: nothing forwarded, recorded once', async () => {
-    const received = nextRequest(gateway);
+    const received = nextRequest(stack.gateway);
     const conn = await send(
-      gateway,
+      stack.gateway,
       request(
-        gateway,
+        stack.gateway,
         ['POST /api/orders/body-1 HTTP/1.1', `Authorization: Bearer ${token}`, 'Content-Length: 1000'],
         'only ten b',
       ),
     );
     await received;
     conn.reset();
-    const records = await recordsOf(gateway, '/api/orders/body-1');
+    const records = await recordsOf(stack.gateway, '/api/orders/body-1');
     assert.equal(records.length, 1);
     assert.equal(records[0]!.reason, 'client_aborted');
     assert.equal(records[0]!.forwarded, false);
@@ -135,32 +127,32 @@ describe('a client that resets the connection', () => {
   });
 
   it('right after a request that is denied: every one recorded and counted', async () => {
-    const denied = await gateway.requestsCounted({ decision: 'deny' });
-    const tokens = ['', 'Bearer not.a.token', `Bearer ${await issuer.sign({ sub: 'eve', scope: 'other' })}`];
+    const denied = await stack.gateway.requestsCounted({ decision: 'deny' });
+    const tokens = ['', 'Bearer not.a.token', `Bearer ${await stack.issuer.sign({ sub: 'eve', scope: 'other' })}`];
     const paths: string[] = [];
     for (let i = 0; i < 15; i++) {
       const path = `/api/orders/probe-${i}`;
       paths.push(path);
       const auth = tokens[i % tokens.length] ? [`Authorization: ${tokens[i % tokens.length]}`] : [];
-      (await send(gateway, request(gateway, [`GET ${path} HTTP/1.1`, ...auth]))).reset();
+      (await send(stack.gateway, request(stack.gateway, [`GET ${path} HTTP/1.1`, ...auth]))).reset();
     }
     await eventually(async () => {
-      const records = await gateway.auditRecords();
+      const records = await stack.gateway.auditRecords();
       return paths.every((path) => records.filter((r) => r.http.path === path).length === 1);
     }, 'one record per probe');
-    const records = (await gateway.auditRecords()).filter((r) => paths.includes(r.http.path));
+    const records = (await stack.gateway.auditRecords()).filter((r) => paths.includes(r.http.path));
     assert.equal(records.length, paths.length, 'no probe recorded twice');
     assert.ok(records.every((r) => r.decision === 'deny' && r.forwarded === false));
-    assert.equal(await gateway.requestsCounted({ decision: 'deny' }), denied + paths.length);
+    assert.equal(await stack.gateway.requestsCounted({ decision: 'deny' }), denied + paths.length);
     assert.equal(arrived.some((path) => path.startsWith('/orders/probe-')), false);
   });
 });
 
 describe('a CONNECT whose client resets at once', () => {
   it('cannot crash the gateway with an unhandled socket error', async () => {
-    for (let i = 0; i < 20; i++) (await send(gateway, 'CONNECT internal.example:443 HTTP/1.1\r\nHost: x\r\n\r\n')).reset();
+    for (let i = 0; i < 20; i++) (await send(stack.gateway, 'CONNECT internal.example:443 HTTP/1.1\r\nHost: x\r\n\r\n')).reset();
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const conn = await send(gateway, request(gateway, ['GET /api/orders/after-connect HTTP/1.1', `Authorization: Bearer ${token}`]));
+    const conn = await send(stack.gateway, request(stack.gateway, ['GET /api/orders/after-connect HTTP/1.1', `Authorization: Bearer ${token}`]));
     await conn.until((text) => text.endsWith('done\r\n0\r\n\r\n'));
     conn.reset();
   });
@@ -168,12 +160,12 @@ describe('a CONNECT whose client resets at once', () => {
 
 describe('a body Node’s parser refuses mid-request', () => {
   it('is answered 400 and recorded once, under the request’s own id', async () => {
-    const all = await gateway.requestsCounted();
-    const before = (await gateway.auditRecords()).length;
+    const all = await stack.gateway.requestsCounted();
+    const before = (await stack.gateway.auditRecords()).length;
     const conn = await send(
-      gateway,
+      stack.gateway,
       request(
-        gateway,
+        stack.gateway,
         ['POST /api/orders/chunks-1 HTTP/1.1', `Authorization: Bearer ${token}`, 'Transfer-Encoding: chunked'],
         '5\r\nhello\r\nzz\r\n',
       ),
@@ -182,13 +174,13 @@ describe('a body Node’s parser refuses mid-request', () => {
     assert.match(text, /^HTTP\/1\.1 400 /);
     const problem = JSON.parse(text.slice(text.indexOf('{'))) as { code: string; requestId: string };
     assert.equal(problem.code, 'SG_ERR_BAD_REQUEST');
-    const records = await recordsOf(gateway, '/api/orders/chunks-1');
+    const records = await recordsOf(stack.gateway, '/api/orders/chunks-1');
     assert.equal(records.length, 1);
     assert.equal(records[0]!.requestId, problem.requestId);
     assert.equal(records[0]!.reason, 'bad_request');
     assert.equal(records[0]!.status, 400);
-    assert.equal((await gateway.auditRecords()).length, before + 1, 'no second record for the parser error');
-    assert.equal(await gateway.requestsCounted(), all + 1);
+    assert.equal((await stack.gateway.auditRecords()).length, before + 1, 'no second record for the parser error');
+    assert.equal(await stack.gateway.requestsCounted(), all + 1);
     assert.equal(arrived.includes('/orders/chunks-1'), false);
   });
 });
@@ -200,12 +192,12 @@ describe('a client gone while the gateway fetches the issuer’s keys', () => {
     // The issuer's JWKS, held back until the test releases it.
     const slowJwks = await listen((req, res) => {
       void keysReleased.then(async () => {
-        const keys = await fetch(issuer.jwksUri);
+        const keys = await fetch(stack.issuer.jwksUri);
         res.writeHead(200, { 'content-type': 'application/json' }).end(await keys.text());
       });
       req.resume();
     });
-    const config = coreConfig(issuer.issuer, `http://127.0.0.1:${slowJwks.port}/jwks`, `http://127.0.0.1:${upstream.port}`);
+    const config = coreConfig(stack.issuer.issuer, `http://127.0.0.1:${slowJwks.port}/jwks`, stack.upstreamUrl);
     const slow = await startGateway(config);
     try {
       const received = nextRequest(slow);

@@ -4,36 +4,29 @@
  * not a strip list), and `X-Forwarded-Host`/`-Proto` name `server.publicUrl` whatever `Host` says.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { type EchoedRequest, type EchoUpstream, startEchoUpstream } from '../../../src/dev/upstream.ts';
+import { describe, it } from 'node:test';
+import { type EchoedRequest } from '../../../src/dev/upstream.ts';
 import { claimShaped } from '../../../src/targets/headers.ts';
 import { coreConfig } from '../../support/configs.ts';
-import { startGateway, type TestGateway, waitReady } from '../../support/gateway.ts';
-import { startIssuer, type TestIssuer } from '../../support/issuer.ts';
+import { type TestGateway } from '../../support/gateway.ts';
 import { rawRequest } from '../../support/raw-http.ts';
+import { withGateway } from '../../support/with-gateway.ts';
 
-let issuer: TestIssuer;
-let upstream: EchoUpstream;
-let gateway: TestGateway;
 let trusting: TestGateway;
 let bare: TestGateway;
 let auth: string;
-
-before(async () => {
-  issuer = await startIssuer();
-  upstream = await startEchoUpstream();
-  const config = coreConfig(issuer.issuer, issuer.jwksUri, upstream.url);
-  gateway = await startGateway({ ...config, server: { publicUrl: 'https://gw.example.com' } });
-  trusting = await startGateway({ ...config, server: { trustProxy: ['127.0.0.1/32'] } });
-  bare = await startGateway(config);
-  await Promise.all([waitReady(gateway), waitReady(trusting), waitReady(bare)]);
-  auth = `Authorization: Bearer ${await issuer.sign({ sub: 'alice', scope: 'orders:read' })}`;
-});
-
-after(async () => {
-  await Promise.all([gateway.close(), trusting.close(), bare.close()]);
-  await upstream.close();
-  await issuer.close();
+const stack = withGateway({
+  upstream: true,
+  config: ({ issuer, upstreamUrl }) => ({
+    ...coreConfig(issuer.issuer, issuer.jwksUri, upstreamUrl),
+    server: { publicUrl: 'https://gw.example.com' },
+  }),
+  setup: async () => {
+    const config = coreConfig(stack.issuer.issuer, stack.issuer.jwksUri, stack.upstreamUrl);
+    trusting = await stack.startGateway({ ...config, server: { trustProxy: ['127.0.0.1/32'] } });
+    bare = await stack.startGateway(config);
+    auth = `Authorization: Bearer ${await stack.issuer.sign({ sub: 'alice', scope: 'orders:read' })}`;
+  },
 });
 
 async function echoed(gw: TestGateway, lines: string[], target = '/api/orders/1'): Promise<EchoedRequest> {
@@ -108,13 +101,13 @@ describe('a header that claims a client, a host or an identity', () => {
 
 describe('X-Forwarded-Host and X-Forwarded-Proto', () => {
   it('name server.publicUrl, whatever Host a client sends', async () => {
-    const seen = await echoed(gateway, ['Host: evil.example', 'X-Forwarded-Host: evil.example']);
+    const seen = await echoed(stack.gateway, ['Host: evil.example', 'X-Forwarded-Host: evil.example']);
     assert.equal(seen.headers['x-forwarded-host'], 'gw.example.com');
     assert.equal(seen.headers['x-forwarded-proto'], 'https');
   });
 
   it('name publicUrl for an absolute-form target too, whose authority replaces Host', async () => {
-    const seen = await echoed(gateway, ['Host: evil.example'], 'https://gw.example.com/api/orders/2');
+    const seen = await echoed(stack.gateway, ['Host: evil.example'], 'https://gw.example.com/api/orders/2');
     assert.equal(seen.url, '/orders/2');
     assert.equal(seen.headers['x-forwarded-host'], 'gw.example.com');
   });

@@ -8,44 +8,35 @@
  * Deterministic: the cases come from a fixed seed (printed with any failure, with the case).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { type EchoUpstream, startEchoUpstream } from '../../../src/dev/upstream.ts';
 import { coreConfig } from '../../support/configs.ts';
-import { eventually, startGateway, type TestGateway, waitReady } from '../../support/gateway.ts';
-import { startIssuer, type TestIssuer } from '../../support/issuer.ts';
+import { eventually } from '../../support/gateway.ts';
 import { openRaw } from '../../support/raw-http.ts';
 import { requestTarget } from '../../support/paths.ts';
+import { withGateway } from '../../support/with-gateway.ts';
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? 8_000_813);
 const CASES = Number(process.env['FUZZ_CASES'] ?? 1600);
 const PARALLEL = 32;
 
-let issuer: TestIssuer;
-let upstream: EchoUpstream;
-let gateway: TestGateway;
 let goodToken: string;
 /** Requests Node handed to the gateway (each must have one record). */
 let dispatched = 0;
-
-before(async () => {
-  issuer = await startIssuer();
-  upstream = await startEchoUpstream();
-  const config = coreConfig(issuer.issuer, issuer.jwksUri, upstream.url);
-  const routes = [...(config['routes'] as object[]), { name: 'any', path: '/*', methods: ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'], target: 'orders', public: true }];
-  gateway = await startGateway({ ...config, routes, server: { publicUrl: 'https://gw.example.com', requestTimeoutMs: 3000 } });
-  await waitReady(gateway);
-  goodToken = await issuer.sign({ sub: 'fuzz', scope: 'orders:read orders:write', groups: ['a,b'], email: 'f@x' });
-  const count = () => dispatched++;
-  gateway.app.server.on('request', count);
-  gateway.app.server.on('checkExpectation', count);
-  if (process.env['FUZZ_SLOW']) gateway.app.server.on('clientError', (err: NodeJS.ErrnoException) => process.stdout.write(`# clientError ${err.code}\n`));
-});
-
-after(async () => {
-  await gateway.close();
-  await upstream.close();
-  await issuer.close();
+const stack = withGateway({
+  upstream: true,
+  config: ({ issuer, upstreamUrl }) => {
+    const config = coreConfig(issuer.issuer, issuer.jwksUri, upstreamUrl);
+    const routes = [...(config['routes'] as object[]), { name: 'any', path: '/*', methods: ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'], target: 'orders', public: true }];
+    return { ...config, routes, server: { publicUrl: 'https://gw.example.com', requestTimeoutMs: 3000 } };
+  },
+  setup: async () => {
+    goodToken = await stack.issuer.sign({ sub: 'fuzz', scope: 'orders:read orders:write', groups: ['a,b'], email: 'f@x' });
+    const count = () => dispatched++;
+    stack.gateway.app.server.on('request', count);
+    stack.gateway.app.server.on('checkExpectation', count);
+    if (process.env['FUZZ_SLOW']) stack.gateway.app.server.on('clientError', (err: NodeJS.ErrnoException) => process.stdout.write(`# clientError ${err.code}\n`));
+  },
 });
 
 /** Mostly well-formed, sometimes odd: a field is odd one time in ten. */
@@ -140,7 +131,7 @@ function render(c: FuzzCase, host: string): Buffer {
 const statuses = (text: string) => [...text.matchAll(/HTTP\/1\.[01] (\d{3}) /g)].map((m) => Number(m[1]));
 
 async function run(c: FuzzCase, host: string): Promise<number[]> {
-  const conn = await openRaw(gateway.url);
+  const conn = await openRaw(stack.gateway.url);
   const bytes = render(c, host);
   if (c.ending === 'reset-half') {
     conn.socket.write(bytes.subarray(0, Math.floor(bytes.length / 2)));
@@ -169,7 +160,7 @@ async function run(c: FuzzCase, host: string): Promise<number[]> {
 describe('the HTTP front under a bounded fuzz', () => {
   it(`answers ${CASES} odd requests without a 5xx, a crash or an error, each audited and counted once (seed ${SEED})`, async () => {
     const cases = fc.sample(fuzzCase, { seed: SEED, numRuns: CASES });
-    const host = new URL(gateway.url).host;
+    const host = new URL(stack.gateway.url).host;
     const started = Date.now();
     let next = 0;
     const failures: string[] = [];
@@ -189,19 +180,19 @@ describe('the HTTP front under a bounded fuzz', () => {
     assert.deepEqual(failures.slice(0, 5), [], `${failures.length} cases got a 5xx`);
 
     const records = await eventually(async () => {
-      const all = (await gateway.auditRecords()).filter((r) => r.phase !== 'intent');
+      const all = (await stack.gateway.auditRecords()).filter((r) => r.phase !== 'intent');
       const seen = all.filter((r) => r.http.method !== '-').length;
       return seen === dispatched ? all : undefined;
     }, `one record per dispatched request (seed ${SEED})`).catch(async (err: unknown) => {
-      const all = (await gateway.auditRecords()).filter((r) => r.http.method !== '-');
+      const all = (await stack.gateway.auditRecords()).filter((r) => r.http.method !== '-');
       throw new Error(`${String(err)}: ${all.length} records for ${dispatched} requests`);
     });
     assert.equal(new Set(records.map((r) => r.requestId)).size, records.length, 'no request recorded twice');
-    assert.equal(await gateway.requestsCounted(), records.length, 'each record counted once');
+    assert.equal(await stack.gateway.requestsCounted(), records.length, 'each record counted once');
     assert.ok(dispatched > CASES / 3, `only ${dispatched} requests reached the gateway`);
-    assert.doesNotMatch(gateway.logs.text(), /"level":50/, 'no error logged');
+    assert.doesNotMatch(stack.gateway.logs.text(), /"level":50/, 'no error logged');
     // Still serving.
-    const res = await fetch(`${gateway.url}/api/orders/1`, { headers: { authorization: `Bearer ${goodToken}` } });
+    const res = await fetch(`${stack.gateway.url}/api/orders/1`, { headers: { authorization: `Bearer ${goodToken}` } });
     assert.equal(res.status, 200);
     process.stdout.write(`# fuzz: ${CASES} cases, ${dispatched} requests dispatched, ${records.length} records, ${Date.now() - started} ms\n`);
   });

@@ -4,30 +4,19 @@
  * written into a header is the catalog's 400 — each audited, none with an error in the log.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { type EchoedRequest, type EchoUpstream, startEchoUpstream } from '../../../src/dev/upstream.ts';
+import { describe, it } from 'node:test';
+import { type EchoedRequest } from '../../../src/dev/upstream.ts';
 import { coreConfig } from '../../support/configs.ts';
-import { startGateway, type TestGateway, waitReady } from '../../support/gateway.ts';
-import { startIssuer, type TestIssuer } from '../../support/issuer.ts';
 import { rawGet, rawRequest } from '../../support/raw-http.ts';
+import { withGateway } from '../../support/with-gateway.ts';
 
-let issuer: TestIssuer;
-let upstream: EchoUpstream;
-let gateway: TestGateway;
 let auth: string;
-
-before(async () => {
-  issuer = await startIssuer();
-  upstream = await startEchoUpstream();
-  gateway = await startGateway(coreConfig(issuer.issuer, issuer.jwksUri, upstream.url));
-  await waitReady(gateway);
-  auth = `Authorization: Bearer ${await issuer.sign({ sub: 'alice', scope: 'orders:read orders:write' })}`;
-});
-
-after(async () => {
-  await gateway.close();
-  await upstream.close();
-  await issuer.close();
+const stack = withGateway({
+  upstream: true,
+  config: ({ issuer, upstreamUrl }) => coreConfig(issuer.issuer, issuer.jwksUri, upstreamUrl),
+  setup: async () => {
+    auth = `Authorization: Bearer ${await stack.issuer.sign({ sub: 'alice', scope: 'orders:read orders:write' })}`;
+  },
 });
 
 const forwarded: [string, string][] = [
@@ -44,10 +33,10 @@ const forwarded: [string, string][] = [
 describe('an odd but legal request target', () => {
   for (const [target, upstreamUrl] of forwarded) {
     it(`${target} is forwarded exactly as ${upstreamUrl}`, async () => {
-      const res = await rawGet(gateway.url, target, [auth]);
+      const res = await rawGet(stack.gateway.url, target, [auth]);
       assert.equal(res.status, 200, res.raw);
       assert.equal((JSON.parse(res.body) as EchoedRequest).url, upstreamUrl);
-      const record = await gateway.auditFor(res.headers['x-request-id']!);
+      const record = await stack.gateway.auditFor(res.headers['x-request-id']!);
       assert.equal(record.reason, 'allowed');
     });
   }
@@ -55,9 +44,9 @@ describe('an odd but legal request target', () => {
 
 describe('Expect', () => {
   it('100-continue: the client is told to go on, and the body reaches the upstream', async () => {
-    const host = new URL(gateway.url).host;
+    const host = new URL(stack.gateway.url).host;
     const res = await rawRequest(
-      gateway.url,
+      stack.gateway.url,
       `POST /api/orders/1 HTTP/1.1\r\nHost: ${host}\r\n${auth}\r\nExpect: 100-continue\r\n` +
         'Content-Type: text/plain\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello',
     );
@@ -68,28 +57,28 @@ describe('Expect', () => {
   });
 
   it('anything else is served like any request and audited, not a bare 417', async () => {
-    const res = await rawGet(gateway.url, '/api/orders/1', [auth, 'Expect: teapot']);
+    const res = await rawGet(stack.gateway.url, '/api/orders/1', [auth, 'Expect: teapot']);
     assert.equal(res.status, 200, res.raw);
     assert.equal((JSON.parse(res.body) as EchoedRequest).headers.expect, undefined);
-    await gateway.auditFor(res.headers['x-request-id']!);
+    await stack.gateway.auditFor(res.headers['x-request-id']!);
   });
 });
 
 describe('a claim holding a lone surrogate', () => {
   it('is the catalog’s 400, audited, never forwarded', async () => {
-    const before = upstream.received.length;
-    const token = await issuer.sign({ sub: 'alice', scope: 'orders:read', email: 'a\ud800@example.com' });
-    const res = await rawGet(gateway.url, '/api/orders/1', [`Authorization: Bearer ${token}`]);
+    const before = stack.upstream.received.length;
+    const token = await stack.issuer.sign({ sub: 'alice', scope: 'orders:read', email: 'a\ud800@example.com' });
+    const res = await rawGet(stack.gateway.url, '/api/orders/1', [`Authorization: Bearer ${token}`]);
     assert.equal(res.status, 400, res.raw);
     const problem = JSON.parse(res.body) as { code: string; requestId: string };
     assert.equal(problem.code, 'SG_ERR_BAD_HEADER');
-    assert.equal((await gateway.auditFor(problem.requestId)).reason, 'bad_request');
-    assert.equal(upstream.received.length, before);
+    assert.equal((await stack.gateway.auditFor(problem.requestId)).reason, 'bad_request');
+    assert.equal(stack.upstream.received.length, before);
   });
 });
 
 describe('the log', () => {
   it('holds no error for any of these requests', () => {
-    assert.doesNotMatch(gateway.logs.text(), /"level":50/);
+    assert.doesNotMatch(stack.gateway.logs.text(), /"level":50/);
   });
 });

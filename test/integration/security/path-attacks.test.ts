@@ -4,33 +4,23 @@
  * reaches the upstream.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { type EchoedRequest, type EchoUpstream, startEchoUpstream } from '../../../src/dev/upstream.ts';
+import { describe, it } from 'node:test';
+import { type EchoedRequest } from '../../../src/dev/upstream.ts';
 import { coreConfig } from '../../support/configs.ts';
-import { startGateway, type TestGateway, waitReady } from '../../support/gateway.ts';
-import { startIssuer, type TestIssuer } from '../../support/issuer.ts';
 import { rawGet, rawRequest } from '../../support/raw-http.ts';
+import { withGateway } from '../../support/with-gateway.ts';
 
-let issuer: TestIssuer;
-let upstream: EchoUpstream;
-let gateway: TestGateway;
+// Only /api/orders/* is reachable; /api/admin would be a different upstream path.
 let auth: string;
-
-before(async () => {
-  issuer = await startIssuer();
-  upstream = await startEchoUpstream();
-  const config = coreConfig(issuer.issuer, issuer.jwksUri, upstream.url);
-  const routes = config['routes'] as object[];
-  // Only /api/orders/* is reachable; /api/admin would be a different upstream path.
-  gateway = await startGateway({ ...config, server: { publicUrl: 'https://gw.example.com' }, routes });
-  await waitReady(gateway);
-  auth = `Authorization: Bearer ${await issuer.sign({ sub: 'alice', scope: 'orders:read' })}`;
-});
-
-after(async () => {
-  await gateway.close();
-  await upstream.close();
-  await issuer.close();
+const stack = withGateway({
+  upstream: true,
+  config: ({ issuer, upstreamUrl }) => ({
+    ...coreConfig(issuer.issuer, issuer.jwksUri, upstreamUrl),
+    server: { publicUrl: 'https://gw.example.com' },
+  }),
+  setup: async () => {
+    auth = `Authorization: Bearer ${await stack.issuer.sign({ sub: 'alice', scope: 'orders:read' })}`;
+  },
 });
 
 const refused: [string, string][] = [
@@ -55,22 +45,22 @@ const refused: [string, string][] = [
 describe('a request target the design refuses', () => {
   for (const [name, target] of refused) {
     it(`${name}: ${JSON.stringify(target)} → 400, audited, never forwarded`, async () => {
-      const before = upstream.received.length;
-      const res = await rawGet(gateway.url, target, [auth]);
+      const before = stack.upstream.received.length;
+      const res = await rawGet(stack.gateway.url, target, [auth]);
       assert.equal(res.status, 400, res.raw);
       assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8');
       const problem = JSON.parse(res.body);
       assert.equal(problem.code, 'SG_ERR_BAD_PATH');
       assert.equal(problem.requestId, res.headers['x-request-id']);
-      const record = await gateway.auditFor(problem.requestId);
+      const record = await stack.gateway.auditFor(problem.requestId);
       assert.equal(record.reason, 'bad_request');
       assert.equal(record.decision, 'deny');
-      assert.equal(upstream.received.length, before);
+      assert.equal(stack.upstream.received.length, before);
     });
   }
 
   it('raw control characters in the request line never reach the app', async () => {
-    const res = await rawRequest(gateway.url, 'GET /api/orders/1\x00 HTTP/1.1\r\nHost: x\r\n\r\n');
+    const res = await rawRequest(stack.gateway.url, 'GET /api/orders/1\x00 HTTP/1.1\r\nHost: x\r\n\r\n');
     assert.equal(res.status, 400);
   });
 });
@@ -86,22 +76,22 @@ describe('a request target that is only spelled oddly', () => {
   ];
   for (const [target, upstreamPath] of forwarded) {
     it(`${JSON.stringify(target)} is judged and forwarded as ${upstreamPath}`, async () => {
-      const res = await rawGet(gateway.url, target, [auth]);
+      const res = await rawGet(stack.gateway.url, target, [auth]);
       assert.equal(res.status, 200, res.raw);
       assert.equal((JSON.parse(res.body) as EchoedRequest).url, upstreamPath);
-      const record = await gateway.auditFor(res.headers['x-request-id']!);
+      const record = await stack.gateway.auditFor(res.headers['x-request-id']!);
       assert.equal(record.http.path, `/api${upstreamPath}`);
     });
   }
 
   it('a path that normalizes out of the route is judged by where it lands', async () => {
-    const res = await rawGet(gateway.url, '/api/orders/../admin', [auth]);
+    const res = await rawGet(stack.gateway.url, '/api/orders/../admin', [auth]);
     assert.equal(res.status, 404);
     assert.equal(JSON.parse(res.body).code, 'SG_ERR_NO_ROUTE');
   });
 
   it('routes are case-sensitive: /API/orders is not /api/orders', async () => {
-    const res = await rawGet(gateway.url, '/API/orders/1', [auth]);
+    const res = await rawGet(stack.gateway.url, '/API/orders/1', [auth]);
     assert.equal(res.status, 404);
   });
 });
@@ -109,18 +99,18 @@ describe('a request target that is only spelled oddly', () => {
 describe('HEAD', () => {
   it('is authorized exactly as GET', async () => {
     const ok = await rawRequest(
-      gateway.url,
+      stack.gateway.url,
       `HEAD /api/orders/1 HTTP/1.1\r\nHost: x\r\n${auth}\r\nConnection: close\r\n\r\n`,
     );
     assert.equal(ok.status, 200);
     const denied = await rawRequest(
-      gateway.url,
+      stack.gateway.url,
       'HEAD /api/orders/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
     );
     assert.equal(denied.status, 401);
-    const noScope = `Authorization: Bearer ${await issuer.sign({ sub: 'bob', scope: 'other' })}`;
+    const noScope = `Authorization: Bearer ${await stack.issuer.sign({ sub: 'bob', scope: 'other' })}`;
     const forbidden = await rawRequest(
-      gateway.url,
+      stack.gateway.url,
       `HEAD /api/orders/1 HTTP/1.1\r\nHost: x\r\n${noScope}\r\nConnection: close\r\n\r\n`,
     );
     assert.equal(forbidden.status, 403);

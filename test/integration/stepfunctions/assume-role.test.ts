@@ -4,92 +4,68 @@
  * are the caller's claims (fitted to STS's alphabet), cached per caller.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { startGateway, type TestGateway, waitReady } from '../../support/gateway.ts';
-import { githubActionsClaims, startIssuer, type TestIssuer } from '../../support/issuer.ts';
-import {
-  auditOf,
-  call,
-  startTestStepFunctions,
-  stepFunctionsConfig,
-  TEST_AWS,
-  type TestStepFunctions,
-  useTestAwsCredentials,
-} from '../../support/stepfunctions.ts';
-
-useTestAwsCredentials();
+import { githubActionsClaims } from '../../support/issuer.ts';
+import { auditOf, call, stepFunctionsConfig, TEST_AWS, useTestAwsCredentials } from '../../support/stepfunctions.ts';
+import { withGateway } from '../../support/with-gateway.ts';
 
 const ROLE = 'arn:aws:iam::123456789012:role/deployer';
 
-let issuer: TestIssuer;
-let sfn: TestStepFunctions;
-let gateway: TestGateway;
-
 function config(overrides: Record<string, unknown> = {}) {
-  return stepFunctionsConfig(issuer, sfn, {
+  return stepFunctionsConfig(stack.issuer, stack.sfn, {
     deploy: {
       credentials: {
         assumeRoleArn: ROLE,
         sessionTags: ['repository', 'environment', 'note'],
-        stsEndpoint: sfn.url,
+        stsEndpoint: stack.sfn.url,
         ...overrides,
       },
     },
   });
 }
 
-before(async () => {
-  issuer = await startIssuer();
-  sfn = await startTestStepFunctions({ allowedRoles: [ROLE] });
-  gateway = await startGateway(config());
-  await waitReady(gateway);
-});
-
-after(async () => {
-  await gateway.close();
-  await sfn.close();
-  await issuer.close();
-});
+const stack = withGateway({ sfn: { allowedRoles: [ROLE] }, config: () => config() });
 
 async function deploy(gw: TestGateway, claims: Record<string, unknown>) {
-  const t = await issuer.sign({ scope: 'deploy:start', ...claims });
+  const t = await stack.issuer.sign({ scope: 'deploy:start', ...claims });
   return call(gw, '/workflows/deploy', { token: t, body: { version: '1' } });
 }
 
-const assumeCalls = () => sfn.issued.length;
+const assumeCalls = () => stack.sfn.issued.length;
 
 describe('assume-role per caller', () => {
   it('starts the execution as an assumed-role session that names the caller', async () => {
-    const { res, json } = await deploy(gateway, {
+    const { res, json } = await deploy(stack.gateway, {
       sub: 'alice',
       repository: 'acme/app',
       environment: 'production',
     });
     assert.equal(res.status, 202);
-    const execution = await sfn.finished(json<{ executionArn: string }>().executionArn);
+    const execution = await stack.sfn.finished(json<{ executionArn: string }>().executionArn);
     assert.match(execution.startedBy.arn, /^arn:aws:sts::123456789012:assumed-role\/deployer\//);
     assert.equal(execution.startedBy.sourceIdentity, 'alice');
     assert.deepEqual(execution.startedBy.sessionTags, { repository: 'acme/app', environment: 'production' });
-    const session = sfn.issued.at(-1)!;
+    const session = stack.sfn.issued.at(-1)!;
     assert.equal(session.roleArn, ROLE);
     assert.equal(session.principal.sourceIdentity, 'alice');
     // The gateway's own keys signed AssumeRole; the session's keys signed StartExecution.
-    const assume = sfn.calls.filter((c) => c.operation === 'AssumeRole').at(-1)!;
+    const assume = stack.sfn.calls.filter((c) => c.operation === 'AssumeRole').at(-1)!;
     assert.equal(assume.accessKeyId, TEST_AWS.accessKeyId);
     assert.equal(execution.startedBy.accessKeyId, session.accessKeyId);
   });
 
   it('caches the session per caller; another caller or other claims get their own', async () => {
     const before = assumeCalls();
-    await deploy(gateway, { sub: 'carol', repository: 'acme/app', environment: 'staging' });
-    await deploy(gateway, { sub: 'carol', repository: 'acme/app', environment: 'staging' });
+    await deploy(stack.gateway, { sub: 'carol', repository: 'acme/app', environment: 'staging' });
+    await deploy(stack.gateway, { sub: 'carol', repository: 'acme/app', environment: 'staging' });
     assert.equal(assumeCalls(), before + 1, 'one AssumeRole for two requests');
-    await deploy(gateway, { sub: 'dave', repository: 'acme/app', environment: 'staging' });
+    await deploy(stack.gateway, { sub: 'dave', repository: 'acme/app', environment: 'staging' });
     assert.equal(assumeCalls(), before + 2);
-    await deploy(gateway, { sub: 'carol', repository: 'acme/app', environment: 'production' });
+    await deploy(stack.gateway, { sub: 'carol', repository: 'acme/app', environment: 'production' });
     assert.equal(assumeCalls(), before + 3, 'a session never carries another token’s tags');
     const parallel = await Promise.all(
-      [1, 2, 3].map(() => deploy(gateway, { sub: 'erin', repository: 'acme/app' })),
+      [1, 2, 3].map(() => deploy(stack.gateway, { sub: 'erin', repository: 'acme/app' })),
     );
     assert.deepEqual(
       parallel.map((p) => p.res.status),
@@ -101,9 +77,9 @@ describe('assume-role per caller', () => {
   it('fits GitHub Actions subjects and hostile claims into what STS accepts, distinctly', async () => {
     const hostile = 'x"y\nz\u0000w\u2028 <script> ' + 'long'.repeat(100) + ' 🚀';
     const gh = githubActionsClaims({ note: hostile });
-    const first = await deploy(gateway, gh);
+    const first = await deploy(stack.gateway, gh);
     assert.equal(first.res.status, 202, first.text);
-    const execution = await sfn.finished(first.json<{ executionArn: string }>().executionArn);
+    const execution = await stack.sfn.finished(first.json<{ executionArn: string }>().executionArn);
     const source = execution.startedBy.sourceIdentity!;
     assert.match(source, /^[\w+=,.@-]{2,64}$/);
     assert.ok(source.startsWith('repo_acme_app_ref_refs_heads_main.'), source);
@@ -112,8 +88,8 @@ describe('assume-role per caller', () => {
     assert.equal(tags['environment'], 'production');
     assert.ok(tags['note']!.length <= 256);
     assert.match(tags['note']!, /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u);
-    const lookalike = await deploy(gateway, { ...gh, sub: 'repo_acme_app_ref_refs_heads_main' });
-    const other = await sfn.finished(lookalike.json<{ executionArn: string }>().executionArn);
+    const lookalike = await deploy(stack.gateway, { ...gh, sub: 'repo_acme_app_ref_refs_heads_main' });
+    const other = await stack.sfn.finished(lookalike.json<{ executionArn: string }>().executionArn);
     assert.notEqual(
       other.startedBy.sourceIdentity,
       source,
@@ -128,7 +104,7 @@ describe('assume-role per caller', () => {
       const startedBy = async (claims: Record<string, unknown>) => {
         const { res, json } = await deploy(byEmail, claims);
         assert.equal(res.status, 202);
-        return (await sfn.finished(json<{ executionArn: string }>().executionArn)).startedBy;
+        return (await stack.sfn.finished(json<{ executionArn: string }>().executionArn)).startedBy;
       };
       const victim = await startedBy({ sub: 'victim', email: "o'brien@corp.com", team: "o'brien@corp.com" });
       assert.match(victim.sourceIdentity!, /^o_brien@corp\.com\.[a-z2-7]{10,16}$/);
@@ -151,9 +127,9 @@ describe('assume-role per caller', () => {
   });
 
   it('the session also reads the caller’s executions', async () => {
-    const started = await deploy(gateway, { sub: 'alice', repository: 'acme/app' });
-    const t = await issuer.sign({ sub: 'alice', scope: 'deploy:start', repository: 'acme/app' });
-    const { res } = await call(gateway, started.json<{ statusUrl: string }>().statusUrl, { token: t });
+    const started = await deploy(stack.gateway, { sub: 'alice', repository: 'acme/app' });
+    const t = await stack.issuer.sign({ sub: 'alice', scope: 'deploy:start', repository: 'acme/app' });
+    const { res } = await call(stack.gateway, started.json<{ statusUrl: string }>().statusUrl, { token: t });
     assert.equal(res.status, 200);
   });
 
@@ -161,11 +137,11 @@ describe('assume-role per caller', () => {
     const denied = await startGateway(config({ assumeRoleArn: 'arn:aws:iam::123456789012:role/admin' }));
     try {
       await waitReady(denied);
-      const before = sfn.executions('deploy').length;
+      const before = stack.sfn.executions('deploy').length;
       const { res, json } = await deploy(denied, { sub: 'mallory' });
       assert.equal(res.status, 502);
       assert.equal(json<{ code: string }>().code, 'SG_ERR_AWS_ACCESS_DENIED');
-      assert.equal(sfn.executions('deploy').length, before);
+      assert.equal(stack.sfn.executions('deploy').length, before);
       const { intent, outcome } = await auditOf(denied, res.headers.get('x-request-id')!);
       assert.ok(intent, 'the intent came before any AWS call');
       assert.equal(outcome.target?.error, 'AccessDenied');
@@ -184,7 +160,7 @@ describe('assume-role per caller', () => {
       assert.equal(assumeCalls(), before);
       const ok = await deploy(strict, { sub: 'has-email', email: 'dev@example.com' });
       assert.equal(ok.res.status, 202);
-      const execution = await sfn.finished(ok.json<{ executionArn: string }>().executionArn);
+      const execution = await stack.sfn.finished(ok.json<{ executionArn: string }>().executionArn);
       assert.equal(execution.startedBy.sourceIdentity, 'dev@example.com');
     } finally {
       await strict.close();
@@ -201,7 +177,7 @@ describe('assume-role per caller', () => {
       assert.equal(res.status, 502);
       assert.equal(json<{ code: string }>().code, 'SG_ERR_AWS_ACCESS_DENIED');
       assert.equal(assumeCalls(), before);
-      const refused = sfn.calls.filter((c) => c.operation === 'AssumeRole').at(-1)!;
+      const refused = stack.sfn.calls.filter((c) => c.operation === 'AssumeRole').at(-1)!;
       assert.equal(refused.errorCode, 'SignatureDoesNotMatch');
     } finally {
       useTestAwsCredentials();

@@ -4,54 +4,32 @@
  * execution was started, and which one.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { eventually, startGateway, type TestGateway, waitReady } from '../../support/gateway.ts';
-import { startIssuer, type TestIssuer } from '../../support/issuer.ts';
+import { describe, it } from 'node:test';
+import { eventually } from '../../support/gateway.ts';
 import { postThenReset } from '../../support/raw-http.ts';
-import {
-  startTestStepFunctions,
-  stepFunctionsConfig,
-  type TestStepFunctions,
-  useTestAwsCredentials,
-} from '../../support/stepfunctions.ts';
+import { stepFunctionsConfig } from '../../support/stepfunctions.ts';
+import { withGateway } from '../../support/with-gateway.ts';
 
-useTestAwsCredentials();
-
-let issuer: TestIssuer;
-let sfn: TestStepFunctions;
-let gateway: TestGateway;
-
-before(async () => {
-  issuer = await startIssuer();
-  sfn = await startTestStepFunctions();
-  gateway = await startGateway(stepFunctionsConfig(issuer, sfn));
-  await waitReady(gateway);
-});
-
-after(async () => {
-  await gateway.close();
-  await sfn.close();
-  await issuer.close();
-});
+const stack = withGateway({ sfn: true, config: ({ issuer, sfn }) => stepFunctionsConfig(issuer, sfn) });
 
 /** Posts `body` to `path` as ci-bot, resets the connection once the intent record is written. */
 async function postAndReset(path: string, body: string): Promise<string> {
-  return postThenReset(gateway, path, await issuer.sign({ sub: 'ci-bot', scope: 'deploy:start' }), body);
+  return postThenReset(stack.gateway, path, await stack.issuer.sign({ sub: 'ci-bot', scope: 'deploy:start' }), body);
 }
 
 async function recordsOf(requestId: string) {
   await eventually(
-    async () => (await gateway.auditRecords()).some((r) => r.requestId === requestId && r.phase !== 'intent'),
+    async () => (await stack.gateway.auditRecords()).some((r) => r.requestId === requestId && r.phase !== 'intent'),
     'the outcome record',
   );
   await new Promise((resolve) => setTimeout(resolve, 50));
-  return (await gateway.auditRecords()).filter((r) => r.requestId === requestId);
+  return (await stack.gateway.auditRecords()).filter((r) => r.requestId === requestId);
 }
 
 describe('a Step Functions request whose client resets', () => {
   it('while StartExecution runs: the execution starts, and its outcome is recorded once as client_aborted', async () => {
-    const counted = await gateway.requestsCounted({ route: 'deploy', reason: 'client_aborted' });
-    sfn.inject('StartExecution', { kind: 'delay', ms: 500 });
+    const counted = await stack.gateway.requestsCounted({ route: 'deploy', reason: 'client_aborted' });
+    stack.sfn.inject('StartExecution', { kind: 'delay', ms: 500 });
     const requestId = await postAndReset('/workflows/deploy', '{"version":"9.9.9"}');
     const records = await recordsOf(requestId);
     assert.equal(records.length, 2, 'the intent and one outcome');
@@ -61,13 +39,13 @@ describe('a Step Functions request whose client resets', () => {
     assert.equal(outcome!.decision, 'allow');
     assert.equal(outcome!.forwarded, true);
     assert.equal(outcome!.status, 499);
-    const started = sfn.executions('deploy').find((e) => e.executionArn === outcome!.target?.executionArn);
+    const started = stack.sfn.executions('deploy').find((e) => e.executionArn === outcome!.target?.executionArn);
     assert.ok(started, 'the record names the execution that was started');
-    assert.equal(await gateway.requestsCounted({ route: 'deploy', reason: 'client_aborted' }), counted + 1);
+    assert.equal(await stack.gateway.requestsCounted({ route: 'deploy', reason: 'client_aborted' }), counted + 1);
   });
 
   it('while a sync execution runs: one outcome, with the execution it started', async () => {
-    sfn.inject('StartSyncExecution', { kind: 'delay', ms: 500 });
+    stack.sfn.inject('StartSyncExecution', { kind: 'delay', ms: 500 });
     const requestId = await postAndReset('/workflows/check', '{"name":"x"}');
     const records = await recordsOf(requestId);
     assert.equal(records.length, 2);

@@ -6,47 +6,24 @@
  * executions by name) and for sync targets deduplicated in Redis.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { startGateway, type TestGateway, waitReady } from '../../support/gateway.ts';
-import { startIssuer, type TestIssuer } from '../../support/issuer.ts';
 import { redisUrl } from '../../support/services.ts';
-import {
-  auditOf,
-  call,
-  startTestStepFunctions,
-  stepFunctionsConfig,
-  type TestStepFunctions,
-  uniqueId,
-  useTestAwsCredentials,
-} from '../../support/stepfunctions.ts';
+import { auditOf, call, stepFunctionsConfig, uniqueId } from '../../support/stepfunctions.ts';
+import { withGateway } from '../../support/with-gateway.ts';
 
-useTestAwsCredentials();
-
-let issuer: TestIssuer;
-let sfn: TestStepFunctions;
-let envelope: TestGateway;
 let bodyOnly: TestGateway;
-
-before(async () => {
-  issuer = await startIssuer();
+const stack = withGateway({
   // deploy's Task answers with a number JSON.parse could not keep: the status shows it as written.
-  sfn = await startTestStepFunctions({
-    functions: { deploy: () => ({ waitSeconds: 0, fail: false, big: JSON.rawJSON('12345678901234567891') }) },
-  });
-  envelope = await startGateway(stepFunctionsConfig(issuer, sfn));
-  bodyOnly = await startGateway(stepFunctionsConfig(issuer, sfn, { deploy: { input: 'body' } }));
-  await Promise.all([waitReady(envelope), waitReady(bodyOnly)]);
+  sfn: { functions: { deploy: () => ({ waitSeconds: 0, fail: false, big: JSON.rawJSON('12345678901234567891') }) } },
+  config: ({ issuer, sfn }) => stepFunctionsConfig(issuer, sfn),
+  setup: async () => {
+    bodyOnly = await stack.startGateway(stepFunctionsConfig(stack.issuer, stack.sfn, { deploy: { input: 'body' } }));
+  },
 });
 
-after(async () => {
-  await envelope.close();
-  await bodyOnly.close();
-  await sfn.close();
-  await issuer.close();
-});
-
-const token = () => issuer.sign({ sub: 'ci-bot', scope: 'deploy:start' });
-const startCalls = () => sfn.calls.filter((c) => c.operation.startsWith('Start')).length;
+const token = () => stack.issuer.sign({ sub: 'ci-bot', scope: 'deploy:start' });
+const startCalls = () => stack.sfn.calls.filter((c) => c.operation.startsWith('Start')).length;
 
 async function post(gateway: TestGateway, body: string, headers: Record<string, string> = {}, path = '/workflows/deploy') {
   return call(gateway, path, {
@@ -59,7 +36,7 @@ async function post(gateway: TestGateway, body: string, headers: Record<string, 
 
 async function inputOf(result: Awaited<ReturnType<typeof post>>): Promise<string> {
   assert.equal(result.res.status, 202, result.text);
-  return (await sfn.finished(result.json<{ executionArn: string }>().executionArn)).input;
+  return (await stack.sfn.finished(result.json<{ executionArn: string }>().executionArn)).input;
 }
 
 describe('numbers reach the execution as written', () => {
@@ -70,7 +47,7 @@ describe('numbers reach the execution as written', () => {
   });
 
   it('input: envelope, in its body', async () => {
-    const input = await inputOf(await post(envelope, ` ${numbers.replace(/,/g, ' ,\n ')} `));
+    const input = await inputOf(await post(stack.gateway, ` ${numbers.replace(/,/g, ' ,\n ')} `));
     assert.ok(input.startsWith(`{"body":${numbers},"caller":{`), input);
   });
 
@@ -82,10 +59,10 @@ describe('numbers reach the execution as written', () => {
 
 describe('the status shows the output as AWS wrote it', () => {
   it('GET /executions/{arn}', async () => {
-    const started = await post(envelope, '{}');
+    const started = await post(stack.gateway, '{}');
     const { executionArn, statusUrl } = started.json<{ executionArn: string; statusUrl: string }>();
-    await sfn.finished(executionArn);
-    const read = await call(envelope, statusUrl, { token: await token() });
+    await stack.sfn.finished(executionArn);
+    const read = await call(stack.gateway, statusUrl, { token: await token() });
     assert.equal(read.res.status, 200);
     assert.match(read.text, /"output":\{"deployment":\{"waitSeconds":0,"fail":false,"big":12345678901234567891\}\}/);
   });
@@ -121,7 +98,7 @@ describe('what cannot be kept is refused before AWS is called', () => {
     const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
     assert.equal(await inputOf(await post(bodyOnly, nested(64))), nested(64));
     const objects = (depth: number) => '{"a":'.repeat(depth - 1) + '{}' + '}'.repeat(depth - 1);
-    assert.ok((await inputOf(await post(envelope, objects(64)))).startsWith(`{"body":${objects(64)},`));
+    assert.ok((await inputOf(await post(stack.gateway, objects(64)))).startsWith(`{"body":${objects(64)},`));
     const calls = startCalls();
     const deep = await post(bodyOnly, nested(65));
     assert.equal(deep.res.status, 400);
@@ -143,7 +120,7 @@ describe('what cannot be kept is refused before AWS is called', () => {
     const deepObjects = '{"a":'.repeat(150_000) + '1' + '}'.repeat(150_000);
     for (const body of [huge, deepObjects, '['.repeat(1_000_000)]) {
       const started = performance.now();
-      const result = await post(envelope, body);
+      const result = await post(stack.gateway, body);
       const ms = performance.now() - started;
       assert.equal(result.res.status, 400, result.text.slice(0, 200));
       assert.equal(result.json<{ code: string }>().code, 'SG_ERR_JSON_TOO_DEEP');
@@ -168,17 +145,17 @@ describe('an Idempotency-Key compares bodies with their numbers as written', () 
 
   it('async envelope: 1.0 and 1 are different bodies', async () => {
     const key = `k-${uniqueId()}`;
-    assert.equal((await post(envelope, '{"n":1.0,"m":2}', { 'idempotency-key': key })).res.status, 202);
-    const reordered = await post(envelope, '{"m":2,"n":1.0}', { 'idempotency-key': key });
+    assert.equal((await post(stack.gateway, '{"n":1.0,"m":2}', { 'idempotency-key': key })).res.status, 202);
+    const reordered = await post(stack.gateway, '{"m":2,"n":1.0}', { 'idempotency-key': key });
     assert.equal(reordered.res.status, 202, 'key order does not matter');
-    assert.equal((await post(envelope, '{"n":1,"m":2}', { 'idempotency-key': key })).res.status, 409);
+    assert.equal((await post(stack.gateway, '{"n":1,"m":2}', { 'idempotency-key': key })).res.status, 409);
   });
 
   it('sync with redis: the dedupe store compares numbers as written too', async (t) => {
     const url = redisUrl(t);
     if (!url) return;
     const withRedis = await startGateway(
-      stepFunctionsConfig(issuer, sfn, { extra: { redis: { url, keyPrefix: `stepgate-test:${uniqueId()}:` } } }),
+      stepFunctionsConfig(stack.issuer, stack.sfn, { extra: { redis: { url, keyPrefix: `stepgate-test:${uniqueId()}:` } } }),
     );
     try {
       await waitReady(withRedis);

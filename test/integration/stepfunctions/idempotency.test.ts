@@ -4,41 +4,18 @@
  * the local endpoint, which keeps executions by name as AWS does.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { startGateway, type TestGateway, waitReady } from '../../support/gateway.ts';
-import { startIssuer, type TestIssuer } from '../../support/issuer.ts';
+import { describe, it } from 'node:test';
 import { rawRequest } from '../../support/raw-http.ts';
-import {
-  auditOf,
-  call,
-  startTestStepFunctions,
-  stepFunctionsConfig,
-  type TestStepFunctions,
-  uniqueId,
-  useTestAwsCredentials,
-} from '../../support/stepfunctions.ts';
+import { auditOf, call, stepFunctionsConfig, uniqueId } from '../../support/stepfunctions.ts';
+import { withGateway } from '../../support/with-gateway.ts';
 
-useTestAwsCredentials();
-
-let issuer: TestIssuer;
-let sfn: TestStepFunctions;
-let gateway: TestGateway;
-
-before(async () => {
-  issuer = await startIssuer();
-  sfn = await startTestStepFunctions();
-  gateway = await startGateway(stepFunctionsConfig(issuer, sfn, { deploy: { timeoutMs: 700 } }));
-  await waitReady(gateway);
-});
-
-after(async () => {
-  await gateway.close();
-  await sfn.close();
-  await issuer.close();
+const stack = withGateway({
+  sfn: true,
+  config: ({ issuer, sfn }) => stepFunctionsConfig(issuer, sfn, { deploy: { timeoutMs: 700 } }),
 });
 
 const token = (sub = 'ci-bot', claims: Record<string, unknown> = {}) =>
-  issuer.sign({ sub, scope: 'deploy:start', ...claims });
+  stack.issuer.sign({ sub, scope: 'deploy:start', ...claims });
 
 interface Started {
   executionArn: string;
@@ -46,7 +23,7 @@ interface Started {
 }
 
 async function deploy(key: string | undefined, body: unknown, options: { sub?: string; path?: string } = {}) {
-  return call(gateway, options.path ?? '/workflows/deploy', {
+  return call(stack.gateway, options.path ?? '/workflows/deploy', {
     token: await token(options.sub),
     body,
     headers: key === undefined ? {} : { 'idempotency-key': key },
@@ -54,7 +31,7 @@ async function deploy(key: string | undefined, body: unknown, options: { sub?: s
 }
 
 const executionsNamed = (arn: string) =>
-  sfn.executions('deploy').filter((e) => e.executionArn === arn).length;
+  stack.sfn.executions('deploy').filter((e) => e.executionArn === arn).length;
 
 describe('Idempotency-Key', () => {
   it('same key and body while running: the same execution, started once', async () => {
@@ -67,14 +44,14 @@ describe('Idempotency-Key', () => {
     assert.equal(second.json<Started>().executionArn, first.json<Started>().executionArn);
     assert.equal(second.json<Started>().startDate, first.json<Started>().startDate);
     assert.equal(executionsNamed(first.json<Started>().executionArn), 1);
-    assert.equal(sfn.deployInputs.filter((i) => JSON.stringify(i).includes('"waitSeconds":1')).length, 1);
+    assert.equal(stack.sfn.deployInputs.filter((i) => JSON.stringify(i).includes('"waitSeconds":1')).length, 1);
   });
 
   it('same key and body after the execution finished: still the same execution', async () => {
     const key = `k-${uniqueId()}`;
     const first = await deploy(key, { version: '2' });
     const arn = first.json<Started>().executionArn;
-    assert.equal((await sfn.finished(arn)).status, 'SUCCEEDED');
+    assert.equal((await stack.sfn.finished(arn)).status, 'SUCCEEDED');
     const again = await deploy(`  ${key} `, { version: '2' });
     assert.equal(again.res.status, 202);
     assert.equal(again.json<Started>().executionArn, arn);
@@ -89,7 +66,7 @@ describe('Idempotency-Key', () => {
     assert.equal(conflict.res.status, 409);
     assert.equal(conflict.json<{ code: string }>().code, 'SG_ERR_IDEMPOTENCY_CONFLICT');
     assert.equal(executionsNamed(arn), 1);
-    const { outcome } = await auditOf(gateway, conflict.res.headers.get('x-request-id')!);
+    const { outcome } = await auditOf(stack.gateway, conflict.res.headers.get('x-request-id')!);
     assert.equal(outcome.status, 409);
     assert.equal(outcome.target?.executionArn, arn);
     assert.equal(outcome.target?.error, 'ExecutionAlreadyExists');
@@ -147,8 +124,8 @@ describe('Idempotency-Key', () => {
   ];
   for (const [what, key] of unusable) {
     it(`refuses ${what} with 400 before AWS is called`, async () => {
-      const before = sfn.calls.length;
-      const res = await fetch(`${gateway.url}/workflows/deploy`, {
+      const before = stack.sfn.calls.length;
+      const res = await fetch(`${stack.gateway.url}/workflows/deploy`, {
         method: 'POST',
         headers: {
           authorization: `Bearer ${await token()}`,
@@ -161,14 +138,14 @@ describe('Idempotency-Key', () => {
       if (!res) return;
       assert.equal(res.status, 400);
       assert.equal(((await res.json()) as { code: string }).code, 'SG_ERR_BAD_IDEMPOTENCY_KEY');
-      assert.equal(sfn.calls.length, before);
+      assert.equal(stack.sfn.calls.length, before);
     });
   }
 
   it('refuses two Idempotency-Key header lines', async () => {
-    const host = new URL(gateway.url).host;
+    const host = new URL(stack.gateway.url).host;
     const res = await rawRequest(
-      gateway.url,
+      stack.gateway.url,
       [
         'POST /workflows/deploy HTTP/1.1',
         `Host: ${host}`,
@@ -190,12 +167,12 @@ describe('Idempotency-Key', () => {
 describe('AWS failures around a start', () => {
   it('a throttled call is retried by the SDK and starts exactly one execution', async () => {
     const key = `k-${uniqueId()}`;
-    sfn.inject('StartExecution', { kind: 'throttle' }, 2);
+    stack.sfn.inject('StartExecution', { kind: 'throttle' }, 2);
     const { res, json } = await deploy(key, { version: 'throttled' });
     assert.equal(res.status, 202);
     const arn = json<Started>().executionArn;
     assert.equal(executionsNamed(arn), 1);
-    const attempts = sfn.calls.filter(
+    const attempts = stack.sfn.calls.filter(
       (c) => c.operation === 'StartExecution' && c.principal && c.fault === 'throttle',
     );
     assert.ok(attempts.length >= 2);
@@ -203,29 +180,29 @@ describe('AWS failures around a start', () => {
 
   it('a 500 after the execution was created still yields one execution and its ARN', async () => {
     const key = `k-${uniqueId()}`;
-    sfn.inject('StartExecution', { kind: 'fail-after' });
+    stack.sfn.inject('StartExecution', { kind: 'fail-after' });
     const { res, json } = await deploy(key, { version: 'fail-after' });
     assert.equal(res.status, 202);
     const arn = json<Started>().executionArn;
     assert.equal(executionsNamed(arn), 1);
-    assert.equal(sfn.executions('deploy').filter((e) => e.input.includes('"fail-after"')).length, 1);
+    assert.equal(stack.sfn.executions('deploy').filter((e) => e.input.includes('"fail-after"')).length, 1);
   });
 
   it('a 500 after the execution was created, without a key: still one execution', async () => {
-    sfn.inject('StartExecution', { kind: 'fail-after' });
+    stack.sfn.inject('StartExecution', { kind: 'fail-after' });
     const marker = uniqueId();
     const { res } = await deploy(undefined, { marker });
     assert.equal(res.status, 202);
-    assert.equal(sfn.executions('deploy').filter((e) => e.input.includes(marker)).length, 1);
+    assert.equal(stack.sfn.executions('deploy').filter((e) => e.input.includes(marker)).length, 1);
   });
 
   it('throttling past the retries: 503 with Retry-After, audited with the AWS code', async () => {
-    sfn.inject('StartExecution', { kind: 'throttle' }, 3);
+    stack.sfn.inject('StartExecution', { kind: 'throttle' }, 3);
     const { res, json } = await deploy(undefined, {});
     assert.equal(res.status, 503);
     assert.equal(json<{ code: string }>().code, 'SG_ERR_AWS_BUSY');
     assert.ok(Number(res.headers.get('retry-after')) > 0);
-    const { intent, outcome } = await auditOf(gateway, res.headers.get('x-request-id')!);
+    const { intent, outcome } = await auditOf(stack.gateway, res.headers.get('x-request-id')!);
     assert.ok(intent);
     assert.equal(outcome.reason, 'upstream_error');
     assert.equal(outcome.target?.error, 'ThrottlingException');
@@ -239,37 +216,37 @@ describe('AWS failures around a start', () => {
   ];
   for (const [what, code, status, gatewayCode] of mapped) {
     it(`${what}: ${status}`, async () => {
-      sfn.inject('StartExecution', { kind: 'error', code });
+      stack.sfn.inject('StartExecution', { kind: 'error', code });
       const { res, json } = await deploy(undefined, {});
       assert.equal(res.status, status);
       assert.equal(json<{ code: string }>().code, gatewayCode);
       if (status === 503) assert.ok(res.headers.get('retry-after'));
-      const { outcome } = await auditOf(gateway, res.headers.get('x-request-id')!);
+      const { outcome } = await auditOf(stack.gateway, res.headers.get('x-request-id')!);
       assert.equal(outcome.target?.error, code);
     });
   }
 
   it('a real ExecutionLimitExceeded from the endpoint: 503', async () => {
-    sfn.setMaxRunning(0);
+    stack.sfn.setMaxRunning(0);
     try {
       const { res } = await deploy(undefined, {});
       assert.equal(res.status, 503);
     } finally {
-      sfn.setMaxRunning(Number.POSITIVE_INFINITY);
+      stack.sfn.setMaxRunning(Number.POSITIVE_INFINITY);
     }
   });
 
   it('no answer in time: 504 after the SDK gave up, audited', async () => {
-    sfn.inject('StartExecution', { kind: 'hang' }, 3);
+    stack.sfn.inject('StartExecution', { kind: 'hang' }, 3);
     const { res, json } = await deploy(undefined, {});
     assert.equal(res.status, 504);
     assert.equal(json<{ code: string }>().code, 'SG_ERR_AWS_TIMEOUT');
-    const { outcome } = await auditOf(gateway, res.headers.get('x-request-id')!);
+    const { outcome } = await auditOf(stack.gateway, res.headers.get('x-request-id')!);
     assert.equal(outcome.target?.error, 'TimeoutError');
   });
 
   it('counts executions by result on the admin port', async () => {
-    const metrics = await (await fetch(`${gateway.adminUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${stack.gateway.adminUrl}/metrics`)).text();
     for (const result of ['started', 'replayed', 'conflict', 'error']) {
       assert.match(
         metrics,

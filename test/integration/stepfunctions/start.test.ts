@@ -4,55 +4,35 @@
  * refused before AWS is called, the trace header, and the audit records around the call.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { startGateway, type TestGateway, waitReady } from '../../support/gateway.ts';
-import { startIssuer, type TestIssuer } from '../../support/issuer.ts';
-import {
-  auditOf,
-  call,
-  startTestStepFunctions,
-  stepFunctionsConfig,
-  type TestStepFunctions,
-  useTestAwsCredentials,
-} from '../../support/stepfunctions.ts';
+import { auditOf, call, stepFunctionsConfig } from '../../support/stepfunctions.ts';
+import { withGateway } from '../../support/with-gateway.ts';
 
-useTestAwsCredentials();
-
-let issuer: TestIssuer;
-let sfn: TestStepFunctions;
-let gateway: TestGateway;
 let bodyGateway: TestGateway;
-
-before(async () => {
-  issuer = await startIssuer();
-  sfn = await startTestStepFunctions();
-  gateway = await startGateway(stepFunctionsConfig(issuer, sfn));
-  bodyGateway = await startGateway(
-    stepFunctionsConfig(issuer, sfn, {
-      deploy: { input: 'body' },
-      extra: { server: { publicUrl: 'https://gw.example.com' } },
-    }),
-  );
-  await Promise.all([waitReady(gateway), waitReady(bodyGateway)]);
-});
-
-after(async () => {
-  await gateway.close();
-  await bodyGateway.close();
-  await sfn.close();
-  await issuer.close();
+const stack = withGateway({
+  sfn: true,
+  config: ({ issuer, sfn }) => stepFunctionsConfig(issuer, sfn),
+  setup: async () => {
+    bodyGateway = await stack.startGateway(
+      stepFunctionsConfig(stack.issuer, stack.sfn, {
+        deploy: { input: 'body' },
+        extra: { server: { publicUrl: 'https://gw.example.com' } },
+      }),
+    );
+  },
 });
 
 const token = (claims: Record<string, unknown> = {}) =>
-  issuer.sign({ sub: 'ci-bot', scope: 'deploy:start', email: 'bot@example.com', ...claims });
+  stack.issuer.sign({ sub: 'ci-bot', scope: 'deploy:start', email: 'bot@example.com', ...claims });
 
 function startCalls(): number {
-  return sfn.calls.filter((c) => c.operation === 'StartExecution').length;
+  return stack.sfn.calls.filter((c) => c.operation === 'StartExecution').length;
 }
 
 describe('POST to an async Step Functions route', () => {
   it('answers 202 with the execution ARN, its start date and a status URL', async () => {
-    const { res, json } = await call(gateway, '/workflows/deploy', {
+    const { res, json } = await call(stack.gateway, '/workflows/deploy', {
       token: await token(),
       body: { version: '1.2.3' },
     });
@@ -65,7 +45,7 @@ describe('POST to an async Step Functions route', () => {
     assert.ok(!Number.isNaN(Date.parse(body.startDate)));
     assert.equal(body.statusUrl, `/executions/${body.executionArn}`);
     assert.equal(res.headers.get('location'), body.statusUrl);
-    const execution = await sfn.finished(body.executionArn);
+    const execution = await stack.sfn.finished(body.executionArn);
     assert.equal(execution.status, 'SUCCEEDED');
     assert.equal(JSON.parse(execution.output!).deployment.version, '1.2.3');
   });
@@ -77,12 +57,12 @@ describe('POST to an async Step Functions route', () => {
       repository: 'acme/app',
       client_id: 'ci',
     });
-    const { res, json } = await call(gateway, '/workflows/deploy?ignored=1', {
+    const { res, json } = await call(stack.gateway, '/workflows/deploy?ignored=1', {
       token: t,
       body: { version: '2.0.0', nested: { list: [1, 2, 3] } },
     });
     assert.equal(res.status, 202);
-    const execution = await sfn.finished(json<{ executionArn: string }>().executionArn);
+    const execution = await stack.sfn.finished(json<{ executionArn: string }>().executionArn);
     const input = JSON.parse(execution.input) as {
       body: unknown;
       caller: {
@@ -105,7 +85,7 @@ describe('POST to an async Step Functions route', () => {
     assert.deepEqual(input.caller.roles, ['deployer']);
     assert.deepEqual(input.caller.groups, ['platform']);
     assert.equal(input.caller.claims.repository, 'acme/app');
-    assert.equal(input.caller.claims.iss, issuer.issuer);
+    assert.equal(input.caller.claims.iss, stack.issuer.issuer);
     assert.equal(input.request.id, res.headers.get('x-request-id'));
     assert.equal(input.request.method, 'POST');
     assert.equal(input.request.path, '/workflows/deploy');
@@ -114,9 +94,9 @@ describe('POST to an async Step Functions route', () => {
   });
 
   it('sends no body as null in the envelope', async () => {
-    const { res, json } = await call(gateway, '/workflows/deploy', { method: 'POST', token: await token() });
+    const { res, json } = await call(stack.gateway, '/workflows/deploy', { method: 'POST', token: await token() });
     assert.equal(res.status, 202);
-    const execution = await sfn.finished(json<{ executionArn: string }>().executionArn);
+    const execution = await stack.sfn.finished(json<{ executionArn: string }>().executionArn);
     assert.equal(JSON.parse(execution.input).body, null);
   });
 
@@ -128,15 +108,15 @@ describe('POST to an async Step Functions route', () => {
     assert.equal(res.status, 202);
     const { executionArn, statusUrl } = json<{ executionArn: string; statusUrl: string }>();
     assert.equal(statusUrl, `https://gw.example.com/executions/${executionArn}`);
-    assert.equal((await sfn.finished(executionArn)).input, '{"a":1}');
+    assert.equal((await stack.sfn.finished(executionArn)).input, '{"a":1}');
   });
 
   it('keeps hostile claim values as data: the input is always valid JSON', async () => {
     const hostile = 'a"b\\c\nd\re\u0000f\u2028g\u2029h</script>{"x":1}\ud800';
     const t = await token({ repository: hostile, email: hostile, 'odd"key\n': hostile });
-    const { res, json } = await call(gateway, '/workflows/deploy', { token: t, body: { note: hostile } });
+    const { res, json } = await call(stack.gateway, '/workflows/deploy', { token: t, body: { note: hostile } });
     assert.equal(res.status, 202);
-    const execution = await sfn.finished(json<{ executionArn: string }>().executionArn);
+    const execution = await stack.sfn.finished(json<{ executionArn: string }>().executionArn);
     const input = JSON.parse(execution.input);
     assert.equal(input.caller.claims.repository, hostile);
     assert.equal(input.caller.claims['odd"key\n'], input.caller.claims.repository);
@@ -145,51 +125,51 @@ describe('POST to an async Step Functions route', () => {
   });
 
   it('lets the request choose nothing about the state machine', async () => {
-    const before = sfn.executions('check').length;
+    const before = stack.sfn.executions('check').length;
     const { res, json } = await call(
-      gateway,
-      '/workflows/deploy?stateMachineArn=' + sfn.stateMachineArn('check'),
+      stack.gateway,
+      '/workflows/deploy?stateMachineArn=' + stack.sfn.stateMachineArn('check'),
       {
         token: await token(),
-        body: { stateMachineArn: sfn.stateMachineArn('check'), name: 'chosen' },
+        body: { stateMachineArn: stack.sfn.stateMachineArn('check'), name: 'chosen' },
         headers: { 'x-amz-target': 'AWSStepFunctions.StartSyncExecution', 'idempotency-key': 'k-choose' },
       },
     );
     assert.equal(res.status, 202);
     assert.match(json<{ executionArn: string }>().executionArn, /:execution:deploy:/);
     assert.doesNotMatch(json<{ executionArn: string }>().executionArn, /chosen/);
-    assert.equal(sfn.executions('check').length, before);
+    assert.equal(stack.sfn.executions('check').length, before);
   });
 
   it('passes traceparent as the X-Ray trace header, else X-Amzn-Trace-Id', async () => {
-    const first = await call(gateway, '/workflows/deploy', {
+    const first = await call(stack.gateway, '/workflows/deploy', {
       token: await token(),
       body: {},
       headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' },
     });
-    const e1 = await sfn.finished(first.json<{ executionArn: string }>().executionArn);
+    const e1 = await stack.sfn.finished(first.json<{ executionArn: string }>().executionArn);
     assert.equal(
       e1.traceHeader,
       'Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=00f067aa0ba902b7;Sampled=1',
     );
     const amzn = 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0';
-    const second = await call(gateway, '/workflows/deploy', {
+    const second = await call(stack.gateway, '/workflows/deploy', {
       token: await token(),
       body: {},
       headers: { 'x-amzn-trace-id': amzn },
     });
     assert.equal(
-      (await sfn.finished(second.json<{ executionArn: string }>().executionArn)).traceHeader,
+      (await stack.sfn.finished(second.json<{ executionArn: string }>().executionArn)).traceHeader,
       amzn,
     );
-    const junk = await call(gateway, '/workflows/deploy', {
+    const junk = await call(stack.gateway, '/workflows/deploy', {
       token: await token(),
       body: {},
       headers: { traceparent: 'nonsense', 'x-amzn-trace-id': 'Root=bad' },
     });
     assert.equal(junk.res.status, 202, 'a malformed trace context never refuses a request');
     assert.equal(
-      (await sfn.finished(junk.json<{ executionArn: string }>().executionArn)).traceHeader,
+      (await stack.sfn.finished(junk.json<{ executionArn: string }>().executionArn)).traceHeader,
       undefined,
     );
   });
@@ -228,7 +208,7 @@ describe('bodies refused before AWS is called', () => {
   for (const [what, { body, type }, status, code] of cases) {
     it(`${what}: ${status} ${code}`, async () => {
       const calls = startCalls();
-      const { res, json } = await call(gateway, '/workflows/deploy', {
+      const { res, json } = await call(stack.gateway, '/workflows/deploy', {
         method: 'POST',
         token: await token(),
         body,
@@ -243,7 +223,7 @@ describe('bodies refused before AWS is called', () => {
 
   it('takes application/*+json and a UTF-8 charset', async () => {
     for (const type of ['application/vnd.acme.deploy+json', 'application/json; charset=UTF-8']) {
-      const { res } = await call(gateway, '/workflows/deploy', {
+      const { res } = await call(stack.gateway, '/workflows/deploy', {
         token: await token(),
         body: '{"a":1}',
         headers: { 'content-type': type },
@@ -258,7 +238,7 @@ describe('bodies refused before AWS is called', () => {
     const t = await token({ blob: 'y'.repeat(2000) });
     const alone = await call(bodyGateway, '/workflows/deploy', { token: t, body });
     assert.equal(alone.res.status, 202);
-    const { res, json } = await call(gateway, '/workflows/deploy', { token: t, body });
+    const { res, json } = await call(stack.gateway, '/workflows/deploy', { token: t, body });
     assert.equal(res.status, 413);
     assert.equal(json<{ code: string }>().code, 'SG_ERR_INPUT_TOO_LARGE');
   });
@@ -266,7 +246,7 @@ describe('bodies refused before AWS is called', () => {
 
 describe('the audit log around a start', () => {
   it('writes an intent before the call and the outcome after, both naming the caller and the execution', async () => {
-    const { res, json } = await call(gateway, '/workflows/deploy', {
+    const { res, json } = await call(stack.gateway, '/workflows/deploy', {
       token: await token({ repository: 'acme/app' }),
       body: {},
       headers: { 'idempotency-key': 'audit-1' },
@@ -274,7 +254,7 @@ describe('the audit log around a start', () => {
     assert.equal(res.status, 202);
     const { executionArn } = json<{ executionArn: string }>();
     const requestId = res.headers.get('x-request-id')!;
-    const { intent, outcome } = await auditOf(gateway, requestId);
+    const { intent, outcome } = await auditOf(stack.gateway, requestId);
     assert.ok(intent, 'an intent record exists');
     assert.equal(intent.phase, 'intent');
     assert.equal(intent.status, 0);
@@ -290,14 +270,14 @@ describe('the audit log around a start', () => {
       executionArn,
       executionName: executionArn.split(':').pop(),
     });
-    const lines = gateway.audit.text().split('\n');
+    const lines = stack.gateway.audit.text().split('\n');
     const intentLine = lines.findIndex((l) => l.includes(requestId) && l.includes('"phase":"intent"'));
     const outcomeLine = lines.findIndex((l) => l.includes(requestId) && !l.includes('"phase":"intent"'));
     assert.ok(intentLine >= 0 && intentLine < outcomeLine, 'the intent is written first');
   });
 
   it('names the caller in every execution record of the log', async () => {
-    const records = (await gateway.auditRecords()).filter(
+    const records = (await stack.gateway.auditRecords()).filter(
       (r) => r.target?.type === 'stepfunctions' && r.target.executionArn,
     );
     assert.ok(records.length > 5);
@@ -307,7 +287,7 @@ describe('the audit log around a start', () => {
   it('refuses the start (503) when the intent record cannot be written: no unaudited execution', async () => {
     // /dev/full opens, then fails every write: the durable intent write is the first to fail.
     const full = await startGateway({
-      ...stepFunctionsConfig(issuer, sfn),
+      ...stepFunctionsConfig(stack.issuer, stack.sfn),
       audit: { sinks: [{ type: 'stdout' }, { type: 'file', path: '/dev/full' }] },
     });
     try {

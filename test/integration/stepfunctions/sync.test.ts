@@ -4,57 +4,32 @@
  * could run an Express execution twice; Idempotency-Key deduplicated in Redis (24 h).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { startGateway, type TestGateway, waitReady } from '../../support/gateway.ts';
-import { startIssuer, type TestIssuer } from '../../support/issuer.ts';
+import { describe, it } from 'node:test';
+import { startGateway, waitReady } from '../../support/gateway.ts';
 import { redisUrl } from '../../support/services.ts';
-import {
-  auditOf,
-  call,
-  startTestStepFunctions,
-  stepFunctionsConfig,
-  type TestStepFunctions,
-  uniqueId,
-  useTestAwsCredentials,
-} from '../../support/stepfunctions.ts';
+import { auditOf, call, stepFunctionsConfig, uniqueId } from '../../support/stepfunctions.ts';
+import { withGateway } from '../../support/with-gateway.ts';
 
-useTestAwsCredentials();
+const stack = withGateway({ sfn: true, config: ({ issuer, sfn }) => stepFunctionsConfig(issuer, sfn) });
 
-let issuer: TestIssuer;
-let sfn: TestStepFunctions;
-let gateway: TestGateway;
-
-before(async () => {
-  issuer = await startIssuer();
-  sfn = await startTestStepFunctions();
-  gateway = await startGateway(stepFunctionsConfig(issuer, sfn));
-  await waitReady(gateway);
-});
-
-after(async () => {
-  await gateway.close();
-  await sfn.close();
-  await issuer.close();
-});
-
-const token = (sub = 'ci-bot') => issuer.sign({ sub, scope: 'deploy:start' });
-const checkExecutions = () => sfn.executions('check').length;
+const token = (sub = 'ci-bot') => stack.issuer.sign({ sub, scope: 'deploy:start' });
+const checkExecutions = () => stack.sfn.executions('check').length;
 
 describe('a sync Step Functions route', () => {
   it('answers 200 with the execution output', async () => {
-    const { res, json } = await call(gateway, '/workflows/check', {
+    const { res, json } = await call(stack.gateway, '/workflows/check', {
       token: await token(),
       body: { name: 'stepgate' },
     });
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
     assert.deepEqual(json(), { greeting: 'hello stepgate', caller: 'ci-bot' });
-    const { outcome } = await auditOf(gateway, res.headers.get('x-request-id')!);
+    const { outcome } = await auditOf(stack.gateway, res.headers.get('x-request-id')!);
     assert.match(outcome.target?.executionArn ?? '', /:express:check:/);
   });
 
   it('a FAILED execution is a 502 problem carrying its error and cause', async () => {
-    const { res, json } = await call(gateway, '/workflows/check', {
+    const { res, json } = await call(stack.gateway, '/workflows/check', {
       token: await token(),
       body: { fail: true },
     });
@@ -66,14 +41,14 @@ describe('a sync Step Functions route', () => {
     assert.equal(problem['error'], 'DeployFailed');
     assert.equal(problem['cause'], 'health check "db" failed\nline two');
     assert.match(String(problem['executionArn']), /:express:check:/);
-    const { outcome } = await auditOf(gateway, res.headers.get('x-request-id')!);
+    const { outcome } = await auditOf(stack.gateway, res.headers.get('x-request-id')!);
     assert.equal(outcome.decision, 'allow');
     assert.equal(outcome.reason, 'upstream_error');
     assert.equal(outcome.target?.error, 'DeployFailed');
   });
 
   it('a TIMED_OUT execution is a 504 problem', async () => {
-    const { res, json } = await call(gateway, '/workflows/check', {
+    const { res, json } = await call(stack.gateway, '/workflows/check', {
       token: await token(),
       body: { sleep: true },
     });
@@ -86,16 +61,16 @@ describe('a sync Step Functions route', () => {
 
   it('a 500 from StartSyncExecution is not retried: the Express execution ran once', async () => {
     const before = checkExecutions();
-    sfn.inject('StartSyncExecution', { kind: 'fail-after' });
-    const { res } = await call(gateway, '/workflows/check', { token: await token(), body: { name: 'once' } });
+    stack.sfn.inject('StartSyncExecution', { kind: 'fail-after' });
+    const { res } = await call(stack.gateway, '/workflows/check', { token: await token(), body: { name: 'once' } });
     assert.equal(res.status, 502);
     assert.equal(checkExecutions(), before + 1);
   });
 
   it('throttling is retried (nothing ran), and then it runs once', async () => {
     const before = checkExecutions();
-    sfn.inject('StartSyncExecution', { kind: 'throttle' });
-    const { res } = await call(gateway, '/workflows/check', {
+    stack.sfn.inject('StartSyncExecution', { kind: 'throttle' });
+    const { res } = await call(stack.gateway, '/workflows/check', {
       token: await token(),
       body: { name: 'throttled' },
     });
@@ -105,7 +80,7 @@ describe('a sync Step Functions route', () => {
 
   it('an Idempotency-Key without redis is refused: it could not be honoured', async () => {
     const before = checkExecutions();
-    const { res, json } = await call(gateway, '/workflows/check', {
+    const { res, json } = await call(stack.gateway, '/workflows/check', {
       token: await token(),
       body: {},
       headers: { 'idempotency-key': 'k1' },
@@ -122,12 +97,12 @@ describe('a sync route with redis', () => {
     if (!url) return;
     const prefix = `stepgate-test:${uniqueId()}:`;
     const withRedis = await startGateway(
-      stepFunctionsConfig(issuer, sfn, { extra: { redis: { url, keyPrefix: prefix } } }),
+      stepFunctionsConfig(stack.issuer, stack.sfn, { extra: { redis: { url, keyPrefix: prefix } } }),
     );
     try {
       await waitReady(withRedis);
       const key = `k-${uniqueId()}`;
-      const greetsBefore = sfn.greetCalls();
+      const greetsBefore = stack.sfn.greetCalls();
       const send = (body: unknown, sub = 'ci-bot') =>
         token(sub).then((t) =>
           call(withRedis, '/workflows/check', { token: t, body, headers: { 'idempotency-key': key } }),
@@ -138,13 +113,13 @@ describe('a sync route with redis', () => {
       assert.equal(second.res.status, 200);
       assert.equal(second.text, first.text);
       assert.equal(second.res.headers.get('idempotent-replayed'), 'true');
-      assert.equal(sfn.greetCalls(), greetsBefore + 1, 'the Express execution ran once');
+      assert.equal(stack.sfn.greetCalls(), greetsBefore + 1, 'the Express execution ran once');
       const conflict = await send({ name: 'twice' });
       assert.equal(conflict.res.status, 409);
       assert.equal(conflict.json<{ code: string }>().code, 'SG_ERR_IDEMPOTENCY_CONFLICT');
       const other = await send({ name: 'once' }, 'someone-else');
       assert.equal(other.res.status, 200, 'keys are per caller');
-      assert.equal(sfn.greetCalls(), greetsBefore + 2);
+      assert.equal(stack.sfn.greetCalls(), greetsBefore + 2);
       const replay = await auditOf(withRedis, second.res.headers.get('x-request-id')!);
       const original = await auditOf(withRedis, first.res.headers.get('x-request-id')!);
       assert.equal(replay.outcome.target?.executionArn, original.outcome.target?.executionArn);
@@ -165,7 +140,7 @@ describe('a sync route with redis', () => {
 
       // Throttled past the retries: nothing ran, so the key is free for the retry.
       const throttledKey = `k-${uniqueId()}`;
-      sfn.inject('StartSyncExecution', { kind: 'throttle' }, 3);
+      stack.sfn.inject('StartSyncExecution', { kind: 'throttle' }, 3);
       const throttled = await call(withRedis, '/workflows/check', {
         token: await token(),
         body: { name: 'later' },
@@ -185,7 +160,7 @@ describe('a sync route with redis', () => {
 
   it('refuses to start when Redis is down: no store, no start', async () => {
     const down = await startGateway(
-      stepFunctionsConfig(issuer, sfn, {
+      stepFunctionsConfig(stack.issuer, stack.sfn, {
         extra: { redis: { url: 'redis://127.0.0.1:1', keyPrefix: `t:${uniqueId()}:` } },
       }),
     );
