@@ -5,10 +5,13 @@
  * ends the session (log in again); an IdP that is down keeps a valid token working and is a 503
  * once it is not, never a login loop.
  *
- * Tokens here live 3 seconds; the tests wait for real expiry.
+ * Tokens here live 3 seconds. Time is node:test's fake `Date`, advanced by the test: the IdP
+ * (oidc-provider, in this process) stamps tokens and the gateway judges them by the same clock,
+ * so a token expires without waiting. (Redis's own clock decides nothing here: the gateway
+ * gives it relative TTLs and the lock is released, not timed out.)
  */
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { after, describe, it, type TestContext } from 'node:test';
 import { redisUrl } from '../../support/services.ts';
 import { ALICE, CookieJar, login, type SsoStack, startSsoStack } from '../../support/sso.ts';
 
@@ -22,7 +25,11 @@ async function stack(store: 'cookie' | 'redis', redis?: string, ttl = TTL_SECOND
   return s;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Freezes `Date` for this test; `pass(ms)` moves it on. */
+function fakeDate(t: TestContext): (ms: number) => void {
+  t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+  return (ms) => t.mock.timers.tick(ms);
+}
 
 async function loggedIn(s: SsoStack): Promise<CookieJar> {
   const jar = new CookieJar();
@@ -35,14 +42,15 @@ async function tokenIdOf(s: SsoStack, res: Response): Promise<string | undefined
 }
 
 describe('refresh (cookie store)', () => {
-  it('refreshes an expired access token once for many concurrent requests', async () => {
+  it('refreshes an expired access token once for many concurrent requests', async (t) => {
+    const pass = fakeDate(t);
     const s = await stack('cookie');
     const jar = await loggedIn(s);
     const first = await jar.fetch(`${s.origin}/api/orders/1`);
     assert.equal(first.status, 200);
     const before = await tokenIdOf(s, first);
     const stale = jar.header(s.origin);
-    await sleep(TTL_SECONDS * 1000 + 200);
+    pass(TTL_SECONDS * 1000 + 200);
 
     const responses = await Promise.all(
       Array.from({ length: 8 }, () => jar.fetch(`${s.origin}/api/orders/1`)),
@@ -66,7 +74,8 @@ describe('refresh (cookie store)', () => {
     assert.equal(s.idp.grants('refresh_token'), 1);
   });
 
-  it('sends the user to log in again when the IdP refuses the refresh token', async () => {
+  it('sends the user to log in again when the IdP refuses the refresh token', async (t) => {
+    const pass = fakeDate(t);
     const s = await stack('cookie');
     const jar = await loggedIn(s);
     // The user signs out at the IdP: the refresh token ends with the IdP session.
@@ -77,7 +86,7 @@ describe('refresh (cookie store)', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ xsrf, logout: 'yes' }),
     });
-    await sleep(TTL_SECONDS * 1000 + 200);
+    pass(TTL_SECONDS * 1000 + 200);
     const api = await jar.fetch(`${s.origin}/api/orders/1`, { headers: { accept: 'application/json' } });
     assert.equal(api.status, 401);
     assert.equal(((await api.json()) as { code: string }).code, 'SG_ERR_TOKEN_EXPIRED');
@@ -88,19 +97,19 @@ describe('refresh (cookie store)', () => {
     assert.equal(page2.status, 302);
   });
 
-  it('keeps a valid token while the IdP is down, and answers 503 once it expired', async () => {
-    // 6 s tokens are refreshed in their last 1.5 s; the test acts 1.2 s before expiry (room for a
-    // slow machine to overshoot the sleep), then after.
+  it('keeps a valid token while the IdP is down, and answers 503 once it expired', async (t) => {
+    // 6 s tokens are refreshed in their last 1.5 s; the test acts 1.2 s before expiry, then after.
+    const pass = fakeDate(t);
     const s = await stack('cookie', undefined, 6);
     const jar = await loggedIn(s);
     const whoami = await jar.fetch(`${s.origin}/.stepgate/whoami`);
     const expiresAt = Date.parse(((await whoami.json()) as { tokenExpiresAt: string }).tokenExpiresAt);
-    await sleep(expiresAt - 1200 - Date.now());
+    pass(expiresAt - 1200 - Date.now());
     s.idp.setDown(true);
     try {
       assert.equal((await jar.fetch(`${s.origin}/api/orders/1`)).status, 200);
       assert.ok(s.idp.grants('refresh_token') === 0);
-      await sleep(expiresAt + 300 - Date.now());
+      pass(expiresAt + 300 - Date.now());
       const page = await jar.fetch(`${s.origin}/api/orders/1`, { headers: { accept: 'text/html' } });
       assert.equal(page.status, 503, 'not a login redirect');
       assert.equal(((await page.json()) as { code: string }).code, 'SG_ERR_IDP_UNAVAILABLE');
@@ -116,6 +125,7 @@ describe('refresh (redis store, two replicas)', () => {
   it('refreshes once across replicas', async (t) => {
     const url = redisUrl(t);
     if (!url) return;
+    const pass = fakeDate(t);
     const s = await stack('redis', url);
     const replica = await s.startReplica();
     const jar = await loggedIn(s);
@@ -124,7 +134,7 @@ describe('refresh (redis store, two replicas)', () => {
       200,
       'the replica reads the session',
     );
-    await sleep(TTL_SECONDS * 1000 + 200);
+    pass(TTL_SECONDS * 1000 + 200);
     const responses = await Promise.all(
       Array.from({ length: 10 }, (_, i) => jar.fetch(`${i % 2 ? replica.url : s.gateway.url}/api/orders/1`)),
     );
