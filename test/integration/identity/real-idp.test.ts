@@ -7,11 +7,13 @@ import { after, before, describe, it } from 'node:test';
 import { type EchoedRequest, type EchoUpstream, startEchoUpstream } from '../../../src/dev/upstream.ts';
 import { startGateway, type TestGateway, waitReady } from '../../support/gateway.ts';
 import { startIdp, type TestIdp } from '../../support/idp.ts';
+import { testClock } from '../../support/clock.ts';
 
 let keycloak: TestIdp;
 let okta: TestIdp;
 let upstream: EchoUpstream;
 let gateway: TestGateway;
+const clock = testClock();
 
 before(async () => {
   [keycloak, okta, upstream] = await Promise.all([
@@ -43,7 +45,7 @@ before(async () => {
       { name: 'orders-read', path: '/api/orders/*', target: 'orders', allow: { scopes: ['orders:read'] } },
       { name: 'support', path: '/api/support', target: 'orders', allow: { groups: ['support'] } },
     ],
-  });
+  }, { now: clock.now });
   await waitReady(gateway);
 });
 
@@ -97,7 +99,7 @@ describe('an Okta token', () => {
 describe('the identity provider', () => {
   it('rotating its keys: new tokens verify after one JWKS fetch', async () => {
     await keycloak.rotateKeys();
-    await new Promise((resolve) => setTimeout(resolve, 1100)); // past the 1 s cooldown
+    clock.advance(1000); // past the 1 s cooldown
     const before = keycloak.jwksRequests();
     const token = await keycloak.getToken({ clientId: 'reader' });
     assert.equal((await call('/api/orders/1', token)).status, 200);

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type EchoUpstream, startEchoUpstream } from '../../../src/dev/upstream.ts';
+import { testClock } from '../../support/clock.ts';
 import { coreConfig } from '../../support/configs.ts';
 import { startGateway, type TestGateway } from '../../support/gateway.ts';
 import { startIssuer, type TestIssuer } from '../../support/issuer.ts';
@@ -9,6 +10,7 @@ import { startIssuer, type TestIssuer } from '../../support/issuer.ts';
 let issuer: TestIssuer;
 let upstream: EchoUpstream;
 let gateway: TestGateway;
+const clock = testClock();
 
 before(async () => {
   issuer = await startIssuer();
@@ -16,7 +18,7 @@ before(async () => {
   upstream = await startEchoUpstream();
   const config = coreConfig(issuer.issuer, issuer.jwksUri, upstream.url);
   const issuers = (config['issuers'] as object[]).map((i) => ({ ...i, jwksCooldownSeconds: 1 }));
-  gateway = await startGateway({ ...config, issuers });
+  gateway = await startGateway({ ...config, issuers }, { now: clock.now });
 });
 
 after(async () => {
@@ -54,7 +56,7 @@ describe('the admin listener', () => {
     assert.equal(down.status, 503);
     assert.equal(((await down.json()) as { code: string }).code, 'SG_ERR_IDP_UNAVAILABLE');
     issuer.setDown(false);
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    clock.advance(1000); // the 1 s cooldown between key fetches
     const up = await fetch(`${gateway.url}/api/orders/1`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(up.status, 200);
     assert.equal((await fetch(`${gateway.adminUrl}/readyz`)).status, 200);

@@ -10,6 +10,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import { type EchoUpstream, startEchoUpstream } from '../../../src/dev/upstream.ts';
 import { startGateway, type TestGateway, waitReady } from '../../support/gateway.ts';
 import { startIssuer, type TestIssuer } from '../../support/issuer.ts';
+import { type TestClock, testClock } from '../../support/clock.ts';
 import { redisUrl } from '../../support/services.ts';
 
 let ci: TestIssuer;
@@ -73,8 +74,11 @@ function rateLimitConfig(redis?: { url: string; keyPrefix: string }): Record<str
   };
 }
 
-async function gatewayWith(redis?: { url: string; keyPrefix: string }): Promise<TestGateway> {
-  const gateway = await startGateway(rateLimitConfig(redis));
+async function gatewayWith(
+  redis?: { url: string; keyPrefix: string },
+  clock?: TestClock,
+): Promise<TestGateway> {
+  const gateway = await startGateway(rateLimitConfig(redis), clock ? { now: clock.now } : {});
   gateways.push(gateway);
   await waitReady(gateway);
   return gateway;
@@ -99,9 +103,10 @@ const statuses = async (n: number, request: () => Promise<{ status: number }>) =
 };
 
 describe('rate limits in memory (one replica)', () => {
+  const clock = testClock();
   let gateway: TestGateway;
   before(async () => {
-    gateway = await gatewayWith();
+    gateway = await gatewayWith(undefined, clock);
   });
 
   it('allows perCaller requests with RateLimit headers, then 429 with Retry-After, audited rate_limited', async () => {
@@ -148,7 +153,7 @@ describe('rate limits in memory (one replica)', () => {
   it('starts a new window once the last one ends', async () => {
     const t = await token(ci, `burst-${randomUUID()}`);
     assert.deepEqual(await statuses(2, () => call(gateway, '/burst', t)), [200, 429]);
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    clock.advance(1000);
     assert.equal((await call(gateway, '/burst', t)).status, 200);
   });
 
@@ -213,6 +218,7 @@ describe('rate limits in Redis (shared by replicas)', () => {
     const gateway = await gatewayWith(shared);
     const bearer = await token(ci, `redis-burst-${randomUUID()}`);
     assert.deepEqual(await statuses(2, () => call(gateway, '/burst', bearer)), [200, 429]);
+    // Redis's clock decides when its window ends (the key's PEXPIRE): this one waits for real.
     await new Promise((resolve) => setTimeout(resolve, 1100));
     assert.equal((await call(gateway, '/burst', bearer)).status, 200);
   });
