@@ -36,6 +36,11 @@ export interface GatewayDeps {
   readonly logStream?: NodeJS.WritableStream;
   /** The recent executions `/.stepgate/` lists for a caller (browser SSO). */
   readonly executions?: ExecutionsSource;
+  /**
+   * The clock (ms since the epoch) that token expiry, key cooldowns, sessions and in-memory rate
+   * limits are judged by; `Date.now` by default. Tests advance a fake one instead of sleeping.
+   */
+  readonly now?: () => number;
 }
 
 export interface GatewayParts {
@@ -77,7 +82,7 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
   // One key for the process: a reload's new verifier fingerprints tokens like the old one.
   const fingerprintKey = config.audit.fingerprintKey ?? randomBytes(32);
   // Logs every provider failure per issuer (rate-limited) and each recovery once.
-  const providers = createProviderMonitor({ log: () => app.log });
+  const providers = createProviderMonitor({ log: () => app.log, now: deps.now });
   // One pool of upstream connections for every HTTP target, kept across reloads. undici checks
   // upstream certificates by default; it is said here so that no option ever turns it off.
   const dispatcher = new Agent({
@@ -90,9 +95,11 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     metrics,
     dispatcher,
     isTrustedPeer: createPeerMatcher(config.server.trustProxy),
+    now: deps.now,
     createVerifier: (issuers) =>
       createBearerVerifier(issuers, {
         fingerprintKey,
+        now: deps.now,
         redis: config.redis,
         onIntrospectionError: (issuer, error) => providers.failed(issuer, error),
         onJwksRefresh: (issuer, result, error) => {
@@ -108,6 +115,7 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     ? createBrowserSso(config, {
         verifier: { verify: (token, issuers) => live.current.verifier.verify(token, issuers) },
         monitor: providers,
+        now: deps.now,
       })
     : undefined;
 

@@ -57,11 +57,17 @@ export function createRateLimiter(store: RateLimitStore): RateLimiter {
   };
 }
 
-/** Redis when `redis:` is configured (shared by replicas), else one replica's memory. */
-export function createRateLimiterFor(redis: { url: string; keyPrefix: string } | undefined): RateLimiter {
+/**
+ * Redis when `redis:` is configured (shared by replicas; its windows run on Redis's clock), else
+ * one replica's memory, on `now`.
+ */
+export function createRateLimiterFor(
+  redis: { url: string; keyPrefix: string } | undefined,
+  now?: () => number,
+): RateLimiter {
   return createRateLimiter(
     redis
       ? createRedisRateLimitStore({ url: redis.url, keyPrefix: redis.keyPrefix })
-      : createMemoryRateLimitStore(),
+      : createMemoryRateLimitStore({ now }),
   );
 }

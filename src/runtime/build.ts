@@ -15,8 +15,8 @@ import type { Runtime, RuntimeDeps } from './runtime.ts';
 const rateLimits = (config: Config) => config.routes.map((route) => [route.name, route.rateLimit]);
 
 /** Redis only when a route has a limit: a gateway without limits opens no connection for them. */
-const createLimiter = (config: Config): RateLimiter | undefined =>
-  config.routes.some((route) => route.rateLimit) ? createRateLimiterFor(config.redis) : undefined;
+const createLimiter = (config: Config, now: RuntimeDeps['now']): RateLimiter | undefined =>
+  config.routes.some((route) => route.rateLimit) ? createRateLimiterFor(config.redis, now) : undefined;
 
 /** Throws ConfigError when a key file went missing or bad since the config was checked. */
 const createSigner = (config: Config): Promise<AssertionSigner> =>
@@ -52,7 +52,7 @@ export async function buildRuntime(config: Config, deps: RuntimeDeps): Promise<R
     routing,
     targets: buildTargets(config, routing, signer, deps),
     verifier: deps.createVerifier(config.issuers),
-    limiter: createLimiter(config),
+    limiter: createLimiter(config, deps.now),
     signer,
   };
 }
@@ -85,7 +85,7 @@ export async function rebuildRuntime(current: Runtime, next: Config, deps: Runti
       verifier = deps.createVerifier(next.issuers);
       await verifier.warm();
     }
-    const limiter = newLimiter ? createLimiter(next) : current.limiter;
+    const limiter = newLimiter ? createLimiter(next, deps.now) : current.limiter;
     return {
       runtime: { config: next, routing, targets, verifier, limiter, signer },
       verifier: newVerifier,

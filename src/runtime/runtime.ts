@@ -35,4 +35,6 @@ export interface RuntimeDeps {
   readonly isTrustedPeer: (address: string | undefined) => boolean;
   /** A verifier for `issuers` (one fingerprint key and provider monitor for the process). */
   readonly createVerifier: (issuers: Config['issuers']) => BearerVerifier;
+  /** The gateway's clock (`GatewayDeps.now`), for in-memory rate limits. */
+  readonly now?: (() => number) | undefined;
 }

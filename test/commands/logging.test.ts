@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { stepgate, tempDir } from '../cli/run-cli.ts';
+import { stepgate, tempDir } from '../support/run-cli.ts';
 import { startStepgate } from '../support/stepgate-process.ts';
 
 async function config(logging: string, audit = '{ sinks: [{ type: stdout }] }'): Promise<string> {

@@ -3,6 +3,7 @@
  * in flight finish, flushes the audit log and exits 0.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -50,8 +51,9 @@ describe('stepgate serve', () => {
     const url = await gateway.listening;
 
     const token = await issuer.sign({ sub: 'deployer', scope: 'x' });
+    const arrived = once(slow, 'request');
     const inFlight = fetch(`${url}/slow`, { headers: { authorization: `Bearer ${token}` } });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await arrived; // at the upstream, which answers 600 ms later
     gateway.child.kill('SIGTERM');
 
     const res = await inFlight;

@@ -5,6 +5,7 @@
  * checkpoint. A port in use is one line naming the key, and a non-zero exit.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request, type Server } from 'node:http';
@@ -94,8 +95,9 @@ describe('stepgate serve stops promptly', () => {
       assert.equal(started.status, 202, started.body);
       assert.equal((await send(other, `${url}/limited`)).status, 200);
 
+      const arrived = once(slow, 'request');
       const inFlight = send(other, `${url}/slow`);
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      await arrived; // at the upstream, which answers 500 ms later
       gateway.child.kill('SIGTERM');
       const answered = await inFlight;
       assert.equal(answered.status, 200, 'the request in flight is answered');

@@ -12,7 +12,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { stepgate } from '../cli/run-cli.ts';
+import { stepgate } from '../support/run-cli.ts';
 import { deployTools } from '../support/services.ts';
 import { ROOT } from '../support/stepgate-process.ts';
 

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
-import { stepgate } from '../cli/run-cli.ts';
+import { stepgate } from '../support/run-cli.ts';
 import { deployTools, kubernetesValidate } from '../support/services.ts';
 import { ROOT } from '../support/stepgate-process.ts';
 

@@ -6,7 +6,7 @@
  *
  * Citation syntax, within one table cell (cells are split on " | "):
  *   `src/policy/normalize-path.ts` `normalizeRequestTarget`, `isCanonical`
- *   `test/integration/path-attacks.test.ts` “is authorized exactly as GET”
+ *   `test/integration/security/path-attacks.test.ts` “is authorized exactly as GET”
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';

@@ -10,6 +10,7 @@ import { describe, it } from 'node:test';
 import { startGateway } from '../support/gateway.ts';
 import { claimsOf, clientCredentials, issuerOf, KeycloakAdmin, uniqueName } from '../support/keycloak.ts';
 import { keycloakUrl } from '../support/services.ts';
+import { testClock } from '../support/clock.ts';
 
 interface Component {
   id: string;
@@ -30,12 +31,14 @@ describe('key rotation in Keycloak', () => {
     const realm = uniqueName('rotation');
     await admin.createRealmCopy(realm);
     const issuer = issuerOf(kc, realm);
+    // The gateway's clock: its JWKS cooldown passes without waiting (Keycloak's clock decides nothing here).
+    const clock = testClock();
     const gateway = await startGateway({
       issuers: [{ name: 'keycloak', issuer, audiences: ['stepgate'], preset: 'keycloak', jwksCooldownSeconds: 1 }],
       targets: { app: { type: 'http', url: 'http://127.0.0.1:1' } },
       // A route that answers without an upstream: the 403 shows the token verified.
       routes: [{ name: 'app', path: '/*', target: 'app', allow: { scopes: ['never-granted'] } }],
-    });
+    }, { now: clock.now });
     const status = async (token: string) =>
       (await fetch(`${gateway.url}/x`, { headers: { authorization: `Bearer ${token}` } })).status;
     try {
@@ -62,7 +65,7 @@ describe('key rotation in Keycloak', () => {
 
       const after = (await clientCredentials(issuer, 'reader')).access_token;
       assert.notEqual(kidOf(after), kidOf(before), 'Keycloak signs with the new key');
-      await new Promise((resolve) => setTimeout(resolve, 1100)); // one JWKS cooldown
+      clock.advance(1000); // one JWKS cooldown
       assert.equal(await status(after), 403, 'the new key was fetched on its first use: no restart');
       assert.equal(claimsOf(after)['iss'], issuer);
       assert.equal(await status(before), 401, 'the old key left the JWKS: its tokens are refused');

@@ -12,9 +12,12 @@ import { clientCredentials, issuerOf } from '../support/keycloak.ts';
 import { type KeycloakSsoStack, startKeycloakSsoStack } from '../support/keycloak-sso.ts';
 import { keycloakService, keycloakUrl } from '../support/services.ts';
 import { startTcpForwarder, type TcpForwarder } from '../support/tcp-forwarder.ts';
+import { testClock } from '../support/clock.ts';
 
 let forwarder: TcpForwarder;
 let stack: KeycloakSsoStack;
+/** The gateway's clock: its JWKS cooldown and log rate limit pass without waiting. */
+const clock = testClock();
 
 before(async () => {
   const kc = keycloakService();
@@ -25,6 +28,7 @@ before(async () => {
     store: 'cookie',
     keycloakBase: forwarder.url,
     issuerConfig: { jwksCooldownSeconds: 1 },
+    now: clock.now,
   });
 });
 
@@ -61,7 +65,7 @@ describe('Keycloak stopped', () => {
     try {
       assert.equal((await call()).status, 403, 'still verified with the keys held');
       // An unknown kid makes the gateway ask Keycloak (once per 1 s cooldown here): refused.
-      await new Promise((resolve) => setTimeout(resolve, 1100));
+      clock.advance(1000);
       const forged = withUnknownKid(token);
       const refused = await fetch(`${stack.gateway.url}/api/orders/1`, { headers: { authorization: `Bearer ${forged}` } });
       assert.equal(refused.status, 401);
@@ -80,7 +84,7 @@ describe('Keycloak stopped', () => {
       assert.equal(ready.body.issuers['keycloak']?.error?.cause, 'refused');
       assert.ok(ready.body.issuers['keycloak']?.error?.url.startsWith(forwarder.url));
 
-      await new Promise((resolve) => setTimeout(resolve, 1100));
+      clock.advance(1000);
       await fetch(`${stack.gateway.url}/api/orders/1`, { headers: { authorization: `Bearer ${forged}` } });
       const failures = stack.gateway.logs
         .lines<{ msg: string; issuer?: string; cause?: string; url?: string }>()
@@ -96,7 +100,7 @@ describe('Keycloak stopped', () => {
       await forwarder.start();
     }
     // Back: the next fetch succeeds and the recovery is logged once.
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    clock.advance(1000);
     await fetch(`${stack.gateway.url}/api/orders/1`, { headers: { authorization: `Bearer ${withUnknownKid(token)}` } });
     const recovered = stack.gateway.logs.lines<{ msg: string; issuer?: string }>().filter((l) => /recovered/.test(l.msg));
     assert.equal(recovered.length, 1);

@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { stepgate, tempDir } from '../cli/run-cli.ts';
+import { stepgate, tempDir } from '../support/run-cli.ts';
 import { startGateway } from '../support/gateway.ts';
 import { clientSecret, issuerOf } from '../support/keycloak.ts';
 import { startKeycloakSsoStack } from '../support/keycloak-sso.ts';

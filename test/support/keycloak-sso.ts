@@ -25,6 +25,8 @@ export interface KeycloakSsoOptions {
   readonly issuerConfig?: Record<string, unknown>;
   /** Attributes of the login client at Keycloak (e.g. its ID token algorithm). */
   readonly clientAttributes?: Record<string, string>;
+  /** The gateway's clock (`GatewayDeps.now`). */
+  readonly now?: () => number;
 }
 
 export interface KeycloakSsoStack {
@@ -89,7 +91,7 @@ export async function startKeycloakSsoStack(
       },
     ],
     audit: { claims: ['preferred_username', 'email'] },
-  });
+  }, options.now ? { now: options.now } : {});
   return {
     gateway,
     upstream,
