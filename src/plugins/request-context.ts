@@ -89,7 +89,8 @@ async function requestContextPlugin(app: FastifyInstance, options: RequestContex
       startedAt: performance.now(),
       path: undefined,
       search: '',
-      host: request.headers.host,
+      // HTTP/2 names the authority in `:authority` (RFC 9113 §8.3.1); Host is optional there.
+      host: request.headers.host ?? (request.headers[':authority'] as string | undefined),
       proxy: undefined,
       match: undefined,
       identity: undefined,
@@ -112,6 +113,11 @@ async function requestContextPlugin(app: FastifyInstance, options: RequestContex
     // RFC 9112 §3.2: a request with more than one Host is a 400; Node quietly keeps the first.
     if (countHeader(request.raw.rawHeaders, 'host') > 1) {
       throw new GatewayError('SG_ERR_BAD_HEADER', 'more than one Host header');
+    }
+    // RFC 9113 §8.3.1: a Host that names another authority than `:authority` is malformed.
+    const authority = request.headers[':authority'];
+    if (authority !== undefined && request.headers.host !== undefined && authority !== request.headers.host) {
+      throw new GatewayError('SG_ERR_BAD_HEADER', 'Host differs from :authority');
     }
     state.path = normalized.path;
     state.search = normalized.search;
