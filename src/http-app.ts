@@ -43,7 +43,9 @@ type Limits = Required<
  * `requestTimeout` is reset. `closeIdleConnections`/`closeAllConnections` (Fastify's and
  * `serve`'s graceful stop) cover both: HTTP/1 through Node's own, sessions by GOAWAY or destroy.
  */
-function createTlsServer(pair: KeyPair, limits: Limits, onRequest: (req: IncomingMessage, res: ServerResponse) => void): Server {
+type OnRequest = (req: IncomingMessage, res: ServerResponse) => void;
+
+function createTlsServer(pair: KeyPair, limits: Limits, onRequest: OnRequest): Server {
   const server = createSecureServer(
     { cert: pair.cert, key: pair.key, allowHTTP1: true, settings: { maxHeaderListSize: limits.maxHeaderSize } },
     onRequest as never,
@@ -108,7 +110,7 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
         keepAliveTimeout: server.keepAliveTimeoutMs,
         requireHostHeader: true,
       };
-      const onRequest = handler as (req: IncomingMessage, res: ServerResponse) => void;
+      const onRequest = handler as OnRequest;
       const httpServer: Server = options.tls
         ? createTlsServer(options.tls, limits, onRequest)
         : createServer(limits, onRequest);
@@ -122,7 +124,7 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
       // Node answers an Expect other than 100-continue with a bare 417 that no hook sees, so the
       // request would go unaudited. It is served like any other; the expectation is not
       // forwarded (RFC 9110 §10.1.1 lets a server ignore it).
-      httpServer.on('checkExpectation', handler as (req: IncomingMessage, res: ServerResponse) => void);
+      httpServer.on('checkExpectation', onRequest);
       return httpServer;
     },
     clientErrorHandler: (error, socket) => refusals.clientError(error, socket),

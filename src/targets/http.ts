@@ -42,7 +42,8 @@ export function stripPathPrefix(path: string, prefix: string | undefined): strin
 function ownDispatcher(name: string, config: HttpTargetConfig): Agent | undefined {
   if (!config.caFile && !config.certFile) return undefined;
   const tls = readClientTls(`targets.${name}`, config);
-  return new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 30_000, connect: { ...tls, rejectUnauthorized: true } });
+  const connect = { ...tls, rejectUnauthorized: true };
+  return new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 30_000, connect });
 }
 
 export function createHttpTarget(name: string, config: HttpTargetConfig, deps: TargetDeps): Target {
