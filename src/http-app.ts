@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, Server, type ServerOptions, type ServerResponse } from 'node:http';
-import { constants as h2, createSecureServer, type Http2Session } from 'node:http2';
+import { constants as h2, createSecureServer, Http2ServerResponse, type Http2Session } from 'node:http2';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Config } from './config/schema.ts';
@@ -116,10 +116,13 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
         : createServer(limits, onRequest);
       // Node hands CONNECT to a 'connect' listener, never to Fastify; without one it drops the
       // socket unanswered and unaudited. stepgate is no forward proxy: refuse it like a bad request.
-      httpServer.on('connect', (_req: IncomingMessage, socket: Socket) => {
+      httpServer.on('connect', (_req: IncomingMessage, socket: Socket | Http2ServerResponse) => {
+        const refusal = new GatewayError('SG_ERR_BAD_REQUEST', 'CONNECT is not supported: stepgate is no forward proxy');
+        // HTTP/2 (RFC 9113 §8.5): a stream whose 200 would open the tunnel; it gets the 400 instead.
+        if (socket instanceof Http2ServerResponse) return refusals.refuseStream(refusal, socket);
         // Node hands the socket over without its own error handling: a reset must not crash us.
         socket.on('error', () => socket.destroy());
-        refusals.refuse(new GatewayError('SG_ERR_BAD_REQUEST', 'CONNECT is not supported: stepgate is no forward proxy'), socket);
+        refusals.refuse(refusal, socket);
       });
       // Node answers an Expect other than 100-continue with a bare 417 that no hook sees, so the
       // request would go unaudited. It is served like any other; the expectation is not

@@ -82,7 +82,7 @@ function auditInput(
       method: request.method,
       path: state.path ?? request.raw.url ?? '-',
       ...(route ? { route } : {}),
-      sourceIp: request.ip,
+      sourceIp: state.sourceIp,
       userAgent: request.headers['user-agent'] ?? '',
     },
     ...(state.identity ? { identity: state.identity } : {}),

@@ -87,6 +87,7 @@ async function requestContextPlugin(app: FastifyInstance, options: RequestContex
       runtime: options.live.current,
       receivedAt: new Date(),
       startedAt: performance.now(),
+      sourceIp: request.ip,
       path: undefined,
       search: '',
       // HTTP/2 names the authority in `:authority` (RFC 9113 §8.3.1); Host is optional there.

@@ -24,17 +24,20 @@ let gateway: TestGateway;
 let https: Agent;
 let token: string;
 /** What the upstream received, by path. */
-const seen = new Map<string, { version: string; headers: IncomingHttpHeaders }>();
+const seen = new Map<string, { version: string; headers: IncomingHttpHeaders; body: string }>();
 const cancelled = new Set<string>();
 
 function upstreamHandler(req: IncomingMessage, res: ServerResponse): void {
   const path = req.url ?? '';
-  seen.set(path, { version: req.httpVersion, headers: req.headers });
+  const entry = { version: req.httpVersion, headers: req.headers, body: '' };
+  seen.set(path, entry);
   res.on('close', () => {
     if (!res.writableFinished) cancelled.add(path);
   });
   if (path.startsWith('/orders/hold')) return; // answers never: the client gives up first
-  req.resume().on('end', () => res.writeHead(200, { 'content-type': 'text/plain' }).end(`hello ${path}`));
+  req.setEncoding('utf8');
+  req.on('data', (chunk: string) => (entry.body += chunk));
+  req.on('end', () => res.writeHead(200, { 'content-type': 'text/plain' }).end(`hello ${path}`));
 }
 
 /** Replaces `target` the way cert-manager and editors do: a new file renamed over the old. */
@@ -83,16 +86,17 @@ function h2session(): Promise<ClientHttp2Session> {
   });
 }
 
-/** One HTTP/2 request: status, headers and body. */
-function h2get(session: ClientHttp2Session, headers: OutgoingHttpHeaders) {
+/** One HTTP/2 request (GET unless `:method` says otherwise): status, headers and body. */
+function h2send(session: ClientHttp2Session, headers: OutgoingHttpHeaders, body?: string) {
   return new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
-    const stream = session.request({ ':method': 'GET', ...headers });
-    let body = '';
+    const stream = session.request({ ':method': 'GET', ...headers }, { endStream: body === undefined });
+    if (body !== undefined) stream.end(body);
+    let text = '';
     let head: Record<string, unknown> = {};
     stream.setEncoding('utf8');
     stream.on('response', (h) => (head = h));
-    stream.on('data', (chunk: string) => (body += chunk));
-    stream.on('end', () => resolve({ status: Number(head[':status']), headers: head, body }));
+    stream.on('data', (chunk: string) => (text += chunk));
+    stream.on('end', () => resolve({ status: Number(head[':status']), headers: head, body: text }));
     stream.on('error', reject);
   });
 }
@@ -114,7 +118,7 @@ describe('the public listener with server.tls', () => {
     try {
       assert.equal(session.alpnProtocol, 'h2');
       const authority = new URL(gateway.url).host;
-      const ok = await h2get(session, { ':path': '/api/orders/h2', authorization: `Bearer ${token}`, te: 'trailers' });
+      const ok = await h2send(session, { ':path': '/api/orders/h2', authorization: `Bearer ${token}`, te: 'trailers' });
       assert.equal(ok.status, 200);
       assert.equal(ok.body, 'hello /orders/h2');
       assert.match(String(ok.headers['x-request-id']), /^[0-9a-f-]{36}$/);
@@ -128,13 +132,43 @@ describe('the public listener with server.tls', () => {
       const record = await gateway.auditFor(String(ok.headers['x-request-id']));
       assert.equal(record.reason, 'allowed');
       assert.equal(record.caller?.sub, 'alice');
+      // Taken while the stream was open: an HTTP/2 request's socket is gone once it has closed.
+      assert.equal(record.http.sourceIp, '127.0.0.1');
+      assert.equal(received.headers['x-forwarded-for'], '127.0.0.1');
 
-      const none = await h2get(session, { ':path': '/api/orders/h2-anon' });
+      const none = await h2send(session, { ':path': '/api/orders/h2-anon' });
       assert.equal(none.status, 401);
       assert.equal(JSON.parse(none.body).code, 'SG_ERR_MISSING_TOKEN');
-      const denied = await h2get(session, { ':path': '/api/orders/h2', ':method': 'POST', authorization: `Bearer ${token}` });
+      const denied = await h2send(session, { ':path': '/api/orders/h2', ':method': 'POST', authorization: `Bearer ${token}` });
       assert.equal(denied.status, 403);
       assert.equal(JSON.parse(denied.body).code, 'SG_ERR_INSUFFICIENT_SCOPE');
+    } finally {
+      session.close();
+    }
+  });
+
+  it('forwards an HTTP/2 request body as received', async () => {
+    const writer = await issuer.sign({ sub: 'bob', scope: 'orders:write' });
+    const session = await h2session();
+    try {
+      const res = await h2send(session, { ':method': 'POST', ':path': '/api/orders/posted', authorization: `Bearer ${writer}`, 'content-type': 'application/json' }, '{"qty":3}');
+      assert.equal(res.status, 200);
+      assert.equal(seen.get('/orders/posted')?.body, '{"qty":3}');
+      assert.equal(seen.get('/orders/posted')?.headers['content-length'], '9');
+    } finally {
+      session.close();
+    }
+  });
+
+  it('refuses HTTP/2 CONNECT on its stream with 400 and a record, opening no tunnel', async () => {
+    const session = await h2session();
+    try {
+      const res = await h2send(session, { ':method': 'CONNECT', ':authority': 'internal.example:443' });
+      assert.equal(res.status, 400);
+      assert.equal(JSON.parse(res.body).code, 'SG_ERR_BAD_REQUEST');
+      const record = await gateway.auditFor(String(res.headers['x-request-id']));
+      assert.equal(record.decision, 'deny');
+      assert.equal(record.status, 400);
     } finally {
       session.close();
     }
@@ -144,7 +178,7 @@ describe('the public listener with server.tls', () => {
     const session = await h2session();
     try {
       const headers = { ':path': '/api/orders/smuggle', ':authority': new URL(gateway.url).host, host: 'internal.example' };
-      const res = await h2get(session, { ...headers, authorization: `Bearer ${token}` });
+      const res = await h2send(session, { ...headers, authorization: `Bearer ${token}` });
       assert.equal(res.status, 400);
       assert.equal(JSON.parse(res.body).code, 'SG_ERR_BAD_HEADER');
       assert.equal(seen.has('/orders/smuggle'), false);
@@ -195,7 +229,7 @@ describe('the public listener with server.tls', () => {
     await eventually(async () => (await servedSerial()) === renewed.serial, 'the renewed certificate to be served');
     const session = await h2session();
     try {
-      const ok = await h2get(session, { ':path': '/api/orders/renewed', authorization: `Bearer ${token}` });
+      const ok = await h2send(session, { ':path': '/api/orders/renewed', authorization: `Bearer ${token}` });
       assert.equal(ok.status, 200, 'HTTP/2 is still negotiated after the swap');
     } finally {
       session.close();
