@@ -3,11 +3,11 @@
  * each public listener (the gateway, and the decision listener). Fastify and Node leave several of
  * them unset by default (`requestTimeout` is none; time-outs are checked only every 30 s). With
  * `tls` the server is Node's HTTP/2 server with `allowHTTP1`: ALPN picks `h2` or `http/1.1`, and
- * HTTP/1.1 connections are served by the same code as plain ones (`createTlsServer`).
+ * HTTP/1.1 connections are served by the same code as plain ones (runtime/server-tls.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, Server, type ServerOptions, type ServerResponse } from 'node:http';
-import { constants as h2, createSecureServer, Http2ServerResponse, type Http2Session } from 'node:http2';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Config } from './config/schema.ts';
@@ -15,6 +15,7 @@ import { GatewayError } from './errors.ts';
 import type { LogDestination } from './logger.ts';
 import type { SocketRefusals } from './plugins/errors.ts';
 import type { KeyPair } from './config/tls-files.ts';
+import { createTlsServer, type Limits, type OnRequest } from './runtime/server-tls.ts';
 
 export interface HttpAppOptions {
   readonly server: Config['server'];
@@ -29,52 +30,6 @@ export interface HttpAppOptions {
   readonly refusals: SocketRefusals;
   /** Serve HTTPS and HTTP/2 with this pair (`server.tls`, read and checked). */
   readonly tls?: KeyPair | undefined;
-}
-
-type Limits = Required<
-  Pick<ServerOptions, 'maxHeaderSize' | 'headersTimeout' | 'requestTimeout' | 'connectionsCheckingInterval' | 'keepAliveTimeout' | 'requireHostHeader'>
->;
-
-/**
- * Node's HTTP/2 server with `allowHTTP1`, typed as the HTTP/1 server Fastify is given. Node hands
- * an HTTP/1.1 connection to its HTTP/1 code with this server as `this`, which reads the limits from
- * its properties (set here as on a plain server). HTTP/2 gets the same limits its own way: the
- * header list size in SETTINGS, and a stream whose request has not arrived whole within
- * `requestTimeout` is reset. `closeIdleConnections`/`closeAllConnections` (Fastify's and
- * `serve`'s graceful stop) cover both: HTTP/1 through Node's own, sessions by GOAWAY or destroy.
- */
-type OnRequest = (req: IncomingMessage, res: ServerResponse) => void;
-
-function createTlsServer(pair: KeyPair, limits: Limits, onRequest: OnRequest): Server {
-  const server = createSecureServer(
-    { cert: pair.cert, key: pair.key, allowHTTP1: true, settings: { maxHeaderListSize: limits.maxHeaderSize } },
-    onRequest as never,
-  );
-  Object.assign(server, limits);
-  const sessions = new Set<Http2Session>();
-  server.on('session', (session) => {
-    sessions.add(session);
-    session.once('close', () => sessions.delete(session));
-    session.setTimeout(limits.keepAliveTimeout, () => session.close());
-  });
-  server.on('stream', (stream) => {
-    if (stream.endAfterHeaders) return;
-    const timer = setTimeout(() => {
-      if (!stream.readableEnded) stream.close(h2.NGHTTP2_CANCEL);
-    }, limits.requestTimeout);
-    timer.unref();
-    stream.once('close', () => clearTimeout(timer));
-  });
-  return Object.assign(server, {
-    closeIdleConnections() {
-      Server.prototype.closeIdleConnections.call(server);
-      for (const session of sessions) session.close();
-    },
-    closeAllConnections() {
-      Server.prototype.closeAllConnections.call(server);
-      for (const session of sessions) session.destroy();
-    },
-  }) as unknown as Server;
 }
 
 export function createHttpApp(options: HttpAppOptions): FastifyInstance {

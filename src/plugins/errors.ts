@@ -140,6 +140,9 @@ async function errorsPlugin(app: FastifyInstance): Promise<void> {
       ? new GatewayError('SG_ERR_CLIENT_ABORTED', undefined, { cause: err })
       : toGatewayError(err);
     if (gatewayError.status >= 500) request.log.error({ err }, 'request failed');
+    // Fastify asks to close the connection after a body it could not read; HTTP/2 has no such
+    // field (RFC 9113 §8.2.2; Node drops it with a warning): the stream is reset instead.
+    if (request.raw.httpVersionMajor === 2) reply.removeHeader('connection');
     return sendProblem(request, reply, gatewayError);
   });
   app.setNotFoundHandler((request, reply) =>

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { renameSync, writeFileSync } from 'node:fs';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { connect as h2connect, constants as h2, type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2';
+import { connect as h2connect, constants as h2, type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { Agent, request } from 'undici';
@@ -40,6 +40,9 @@ function upstreamHandler(req: IncomingMessage, res: ServerResponse): void {
   req.on('end', () => res.writeHead(200, { 'content-type': 'text/plain' }).end(`hello ${path}`));
 }
 
+const gatewayDocument = () => coreConfig(issuer.issuer, issuer.jwksUri, `http://127.0.0.1:${upstream.port}`);
+const tlsServer = () => ({ tls: { certFile: first.certFile, keyFile: first.keyFile } });
+
 /** Replaces `target` the way cert-manager and editors do: a new file renamed over the old. */
 function replace(target: string, text: string): void {
   writeFileSync(`${target}.tmp`, text);
@@ -51,8 +54,7 @@ before(async () => {
   first = pki.issue('gateway');
   issuer = await startIssuer();
   upstream = await listen(upstreamHandler);
-  const config = coreConfig(issuer.issuer, issuer.jwksUri, `http://127.0.0.1:${upstream.port}`);
-  gateway = await startGateway({ ...config, server: { tls: { certFile: first.certFile, keyFile: first.keyFile } } });
+  gateway = await startGateway({ ...gatewayDocument(), server: tlsServer() });
   await waitReady(gateway);
   https = new Agent({ connect: { ca: pki.ca } });
   token = await issuer.sign({ sub: 'alice', scope: 'orders:read' });
@@ -79,18 +81,23 @@ function servedSerial(): Promise<string> {
 }
 
 /** An HTTP/2 session to the gateway, trusting the test CA. */
-function h2session(): Promise<ClientHttp2Session> {
+function h2session(url = gateway.url): Promise<ClientHttp2Session> {
   return new Promise((resolve, reject) => {
-    const session = h2connect(gateway.url, { ca: pki.ca }, () => resolve(session));
+    const session = h2connect(url, { ca: pki.ca }, () => resolve(session));
     session.on('error', reject);
   });
 }
 
 /** One HTTP/2 request (GET unless `:method` says otherwise): status, headers and body. */
 function h2send(session: ClientHttp2Session, headers: OutgoingHttpHeaders, body?: string) {
+  const stream = session.request({ ':method': 'GET', ...headers }, { endStream: body === undefined });
+  if (body !== undefined) stream.end(body);
+  return responseOf(stream);
+}
+
+/** The response on an HTTP/2 stream: status, headers and body. */
+function responseOf(stream: ClientHttp2Stream) {
   return new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
-    const stream = session.request({ ':method': 'GET', ...headers }, { endStream: body === undefined });
-    if (body !== undefined) stream.end(body);
     let text = '';
     let head: Record<string, unknown> = {};
     stream.setEncoding('utf8');
@@ -155,6 +162,11 @@ describe('the public listener with server.tls', () => {
       assert.equal(res.status, 200);
       assert.equal(seen.get('/orders/posted')?.body, '{"qty":3}');
       assert.equal(seen.get('/orders/posted')?.headers['content-length'], '9');
+      // No Content-Type and no Content-Length: HTTP/2 says "body" by not ending the stream.
+      const bare = await h2send(session, { ':method': 'PUT', ':path': '/api/orders/bare', authorization: `Bearer ${writer}` }, 'raw bytes');
+      assert.equal(bare.status, 200);
+      assert.equal(seen.get('/orders/bare')?.body, 'raw bytes');
+      assert.equal(seen.get('/orders/bare')?.headers['transfer-encoding'], undefined);
     } finally {
       session.close();
     }
@@ -171,6 +183,24 @@ describe('the public listener with server.tls', () => {
       assert.equal(record.status, 400);
     } finally {
       session.close();
+    }
+  });
+
+  it('answers an HTTP/2 body that does not arrive within requestTimeoutMs with 408, nothing forwarded', async () => {
+    const slow = await startGateway({ ...gatewayDocument(), server: { ...tlsServer(), requestTimeoutMs: 300 } });
+    const session = await h2session(slow.url);
+    try {
+      const writer = await issuer.sign({ sub: 'bob', scope: 'orders:write' });
+      const stream = session.request({ ':method': 'POST', ':path': '/api/orders/slow-body', authorization: `Bearer ${writer}` });
+      stream.write('{"qty":'); // and never the rest
+      const res = await responseOf(stream);
+      assert.equal(res.status, 408);
+      assert.equal(JSON.parse(res.body).code, 'SG_ERR_REQUEST_TIMEOUT');
+      assert.equal((await slow.auditFor(String(res.headers['x-request-id']))).status, 408);
+      assert.equal(seen.has('/orders/slow-body'), false);
+    } finally {
+      session.close();
+      await slow.close();
     }
   });
 
