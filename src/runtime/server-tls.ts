@@ -58,17 +58,19 @@ function prepareHttp2(req: IncomingMessage, res: ServerResponse, requestTimeout:
 /**
  * Node's HTTP/2 server with `allowHTTP1`, typed as the HTTP/1 server Fastify is given. Node hands
  * an HTTP/1.1 connection to its HTTP/1 code with this server as `this`, which reads the limits
- * from its properties (set here as on a plain server); HTTP/2 gets them its own way (the header
- * list size in SETTINGS, `prepareHttp2`). `closeIdleConnections`/`closeAllConnections` (Fastify's
- * and `serve`'s graceful stop) cover both: HTTP/1 through Node's own, sessions by GOAWAY or
- * destroy.
+ * from its properties (set here as on a plain server); HTTP/2 gets them its own way (a header
+ * list bound in SETTINGS, `prepareHttp2`, and the checks in plugins/request-context.ts).
+ * `closeIdleConnections`/`closeAllConnections` (Fastify's and `serve`'s graceful stop) cover
+ * both: HTTP/1 through Node's own, sessions by GOAWAY or destroy.
  */
 export function createTlsServer(pair: KeyPair, limits: Limits, onRequest: OnRequest): Server {
   const serve: OnRequest = (req, res) => {
     if (req.httpVersionMajor === 2) prepareHttp2(req, res, limits.requestTimeout);
     onRequest(req, res);
   };
-  const settings = { maxHeaderListSize: limits.maxHeaderSize };
+  // HPACK-decoded size (each field + 32 bytes): a hard bound, a stream past it is reset unanswered.
+  // `maxHeaderBytes` itself is checked per request, for its 431 and its audit record.
+  const settings = { maxHeaderListSize: limits.maxHeaderSize * 4 };
   const server = createSecureServer({ cert: pair.cert, key: pair.key, allowHTTP1: true, settings }, serve as never);
   Object.assign(server, limits);
   const sessions = new Set<Http2Session>();

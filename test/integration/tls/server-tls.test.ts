@@ -172,6 +172,26 @@ describe('the public listener with server.tls', () => {
     }
   });
 
+  it('applies bodyLimitBytes (413) and maxHeaderBytes (431) to HTTP/2 requests, each with its record', async () => {
+    const writer = await issuer.sign({ sub: 'bob', scope: 'orders:write' });
+    const session = await h2session();
+    try {
+      const post = { ':method': 'POST', ':path': '/api/orders/too-big', authorization: `Bearer ${writer}` };
+      const big = await h2send(session, post, 'x'.repeat(1_048_577));
+      assert.equal(big.status, 413);
+      assert.equal(JSON.parse(big.body).code, 'SG_ERR_BODY_TOO_LARGE');
+      assert.equal((await gateway.auditFor(String(big.headers['x-request-id']))).status, 413);
+      const get = { ':path': '/api/orders/big-header', authorization: `Bearer ${token}`, 'x-filler': 'y'.repeat(20_000) };
+      const tall = await h2send(session, get);
+      assert.equal(tall.status, 431);
+      assert.equal(JSON.parse(tall.body).code, 'SG_ERR_HEADERS_TOO_LARGE');
+      assert.equal((await gateway.auditFor(String(tall.headers['x-request-id']))).status, 431);
+      assert.equal(seen.has('/orders/too-big') || seen.has('/orders/big-header'), false);
+    } finally {
+      session.close();
+    }
+  });
+
   it('refuses HTTP/2 CONNECT on its stream with 400 and a record, opening no tunnel', async () => {
     const session = await h2session();
     try {
