@@ -145,7 +145,9 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     reload: (next) => live.reload(next),
   };
   if (config.server.tls && keyPair) {
-    parts.tls = keepServerTls(config.server.tls, keyPair, app.server as unknown as SecureContextTarget, () => app.log);
+    // The server is runtime/server-tls.ts's HTTP/2 server, typed as the HTTP/1 one Fastify holds.
+    const server = app.server as unknown as SecureContextTarget;
+    parts.tls = keepServerTls(config.server.tls, keyPair, server, () => app.log);
   }
   app.decorate('stepgate', parts);
 

@@ -9,7 +9,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 
 /** How long a burst of file events (an editor's save) settles before one call. */
-export const WATCH_DEBOUNCE_MS = 200;
+const WATCH_DEBOUNCE_MS = 200;
 
 export interface FilesWatcher {
   close(): void;
