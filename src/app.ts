@@ -28,6 +28,8 @@ import ssoRoutes from './routes/sso.ts';
 import type { ExecutionsSource } from './routes/sso-page.ts';
 import wellKnownRoutes from './routes/well-known.ts';
 import { createLiveRuntime } from './runtime/live-runtime.ts';
+import { keepServerTls, type SecureContextTarget, type ServerTls } from './runtime/server-tls.ts';
+import { readServerKeyPair } from './config/tls-files.ts';
 
 export interface GatewayDeps {
   /** Where the `stdout` audit sink writes (tests capture it). */
@@ -51,6 +53,8 @@ export interface GatewayParts {
   /** The live bearer verifier (replaced by a reload that changes `issuers`). */
   readonly verifier: BearerVerifier;
   readonly metrics: GatewayMetrics;
+  /** The public listener's certificate (`server.tls`), re-read when its files change. */
+  tls?: ServerTls;
   /** The config requests are served with now. */
   readonly config: Config;
   /**
@@ -74,6 +78,8 @@ function ourAuthorities(config: Config): Set<string> {
 }
 
 export async function buildGateway(config: Config, deps: GatewayDeps = {}): Promise<FastifyInstance> {
+  // A file that went bad since the config was checked stops the start (ConfigError).
+  const keyPair = config.server.tls ? readServerKeyPair(config.server.tls) : undefined;
   const metrics = createMetrics();
   const audit = createAuditLog(config.audit, {
     ...(deps.auditStdout ? { stdout: deps.auditStdout } : {}),
@@ -130,6 +136,7 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     trustProxy: config.server.trustProxy,
     rewriteUrl: (req) => normalizer.rewriteUrl(req),
     refusals: createSocketRefusals((err, socket) => accounting.clientError(err, socket)),
+    tls: keyPair,
   });
 
   const admin = buildAdminApp({ metrics, verifier: () => live.current.verifier, audit });
@@ -145,6 +152,11 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     },
     reload: (next) => live.reload(next),
   };
+  if (config.server.tls && keyPair) {
+    // The server is runtime/server-tls.ts's HTTP/2 server, typed as the HTTP/1 one Fastify holds.
+    const server = app.server as unknown as SecureContextTarget;
+    parts.tls = keepServerTls(config.server.tls, keyPair, server, () => app.log);
+  }
   app.decorate('stepgate', parts);
 
   // Bodies are kept as bytes up to bodyLimitBytes and forwarded as received: the limit is
@@ -176,6 +188,7 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
   }
 
   app.addHook('onClose', async () => {
+    parts.tls?.close();
     await admin.close();
     await parts.decision?.close();
     await live.close();

@@ -4,13 +4,13 @@
  * log and exits 0. SIGHUP, or a change of the config file, reloads the config (see `reload` in
  * app.ts): an invalid or restart-only change is logged and counted, and the old config stays.
  */
-import { type FSWatcher, watch } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildGateway, type GatewayDeps } from '../app.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { configWarnings } from '../config/warnings.ts';
+import { type FilesWatcher, watchFiles } from '../config/watch-files.ts';
 import { ConfigError } from '../errors.ts';
 import { InputError } from './input-error.ts';
 
@@ -95,9 +95,6 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
   };
 }
 
-/** How long a burst of file events (an editor's save) settles before one reload. */
-const RELOAD_DEBOUNCE_MS = 200;
-
 /**
  * Reloads `file` into the running gateway. A file that does not load is counted and logged (its
  * problems, never its values) and changes nothing; `reload` counts and logs the rest.
@@ -120,34 +117,17 @@ export async function reloadFromFile(app: FastifyInstance, file: string, trigger
   }
 }
 
-/**
- * Watches the directory, not the file: editors save by writing a new file and renaming it over
- * the old one, which would leave a watch on the file itself pointing at the unlinked inode.
- */
-function watchConfigFile(file: string, onChange: () => void): FSWatcher | undefined {
-  const name = basename(file);
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const watcher = watch(dirname(file), { persistent: false }, (_event, changed) => {
-      if (changed !== null && changed !== name) return;
-      clearTimeout(timer);
-      timer = setTimeout(onChange, RELOAD_DEBOUNCE_MS);
-    });
-    watcher.on('error', () => watcher.close());
-    return watcher;
-  } catch {
-    return undefined; // SIGHUP still reloads
-  }
-}
-
 export async function serve(config: Config, configFile?: string): Promise<void> {
   const gateway = await startGateway(config);
-  let watcher: FSWatcher | undefined;
+  let watcher: FilesWatcher | undefined;
   if (configFile !== undefined) {
     const file = resolve(configFile);
     const reload = (trigger: string) => void reloadFromFile(gateway.app, file, trigger);
-    process.on('SIGHUP', () => reload('SIGHUP'));
-    watcher = watchConfigFile(file, () => reload('file change'));
+    process.on('SIGHUP', () => {
+      gateway.app.stepgate.tls?.reload();
+      reload('SIGHUP');
+    });
+    watcher = watchFiles([file], () => reload('file change'));
   }
   const shutdown = (signal: string) => {
     watcher?.close();

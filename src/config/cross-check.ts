@@ -2,12 +2,11 @@
  * Checks that span keys: names that must exist, policies that must say something, URLs that must
  * be https. Returns every problem; never throws.
  */
-import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { ConfigProblem } from '../errors.ts';
 import { loadCheckpointKey } from './checkpoint-key.ts';
 import { decisionProblems } from './decision-check.ts';
+import { tlsFileProblems } from './tls-files.ts';
 import {
   ARGO_CALLER_PARAMETER,
   type ArgoTargetConfig,
@@ -65,22 +64,6 @@ function uniqueNames(items: readonly { name: string }[], key: string, problems: 
   });
 }
 
-/** A readable PEM file holding at least one certificate, or why not. */
-function caFileProblem(path: string): string | undefined {
-  let pem: string;
-  try {
-    pem = readFileSync(path, 'utf8');
-  } catch (err) {
-    return `cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
-  }
-  try {
-    new X509Certificate(pem);
-  } catch {
-    return 'holds no PEM certificate';
-  }
-  return undefined;
-}
-
 export function crossCheck(config: Config): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const issuerNames = new Set(config.issuers.map((i) => i.name));
@@ -97,10 +80,6 @@ export function crossCheck(config: Config): ConfigProblem[] {
       });
     }
     seenIss.set(issuer.issuer, i);
-    if (issuer.caFile) {
-      const problem = caFileProblem(issuer.caFile);
-      if (problem) problems.push({ path: `issuers[${i}].caFile`, message: problem });
-    }
   });
   // An opaque token names no issuer: it may be sent to one introspection endpoint only, never
   // handed to a second provider to see whether it knows it.
@@ -120,6 +99,7 @@ export function crossCheck(config: Config): ConfigProblem[] {
   }
 
   if (config.decision) problems.push(...decisionProblems(config.decision));
+  problems.push(...tlsFileProblems(config));
 
   for (const [name, target] of Object.entries(config.targets)) {
     if (target.type === 'stepfunctions') problems.push(...stepFunctionsTargetProblems(name, target));

@@ -64,6 +64,16 @@ const server = z
     maxHeaderBytes: z.number().int().min(1024).max(65_536).default(16_384),
     /** How long SIGTERM waits for in-flight requests before closing their sockets. */
     shutdownGraceMs: z.number().int().nonnegative().default(10_000),
+    /**
+     * HTTPS (and HTTP/2 over ALPN) on the public listener. The pair is re-read when its files
+     * change; a pair that does not load is logged and the one in use kept.
+     */
+    tls: z
+      .strictObject({
+        certFile: z.string().min(1),
+        keyFile: z.string().min(1),
+      })
+      .optional(),
   })
   .prefault({});
 
@@ -130,6 +140,11 @@ const httpTarget = z.strictObject({
     .regex(/^\/[^?#]*[^/]$/, 'must start with "/" and not end with "/"')
     .optional(),
   forwardAuthorization: z.boolean().default(false),
+  /** PEM certificates that sign the upstream's (a private PKI); default the system's. */
+  caFile: z.string().min(1).optional(),
+  /** A client certificate (PEM chain) and its key, for upstreams that require mutual TLS. */
+  certFile: z.string().min(1).optional(),
+  keyFile: z.string().min(1).optional(),
 });
 
 const stepFunctionsTarget = z.strictObject({

@@ -82,7 +82,7 @@ function auditInput(
       method: request.method,
       path: state.path ?? request.raw.url ?? '-',
       ...(route ? { route } : {}),
-      sourceIp: request.ip,
+      sourceIp: state.sourceIp,
       userAgent: request.headers['user-agent'] ?? '',
     },
     ...(state.identity ? { identity: state.identity } : {}),
@@ -110,6 +110,13 @@ export interface Accounting {
    */
   clientError(err: GatewayError, socket: Socket): { requestId: string; respond: boolean };
 }
+
+/**
+ * Whether the whole answer was handed over. `writableFinished` alone is not enough: Node's HTTP/2
+ * compatibility layer marks a response finished when its stream closes, also when the client
+ * reset it (RST_STREAM) — but only an answer the handler ended has `writableEnded`.
+ */
+const answered = (reply: FastifyReply): boolean => reply.raw.writableEnded && reply.raw.writableFinished;
 
 export function createAccounting(options: AuditPluginOptions): Accounting {
   /** The latest request on each connection: a parser error mid-body belongs to it. */
@@ -148,7 +155,7 @@ export function createAccounting(options: AuditPluginOptions): Accounting {
       const controller = new AbortController();
       if (request.raw.socket) latest.set(request.raw.socket, { request, reply });
       const onClose = () => {
-        if (reply.raw.writableFinished || controller.signal.aborted) return;
+        if (answered(reply) || controller.signal.aborted) return;
         controller.abort();
         gone(request, reply);
       };
@@ -170,7 +177,8 @@ export function createAccounting(options: AuditPluginOptions): Accounting {
 
     finished(request, reply) {
       const state = request.stepgate;
-      if (!state || state.accounted) return;
+      // A reset HTTP/2 stream "finishes" too; its 'close' that follows records it as gone.
+      if (!state || state.accounted || !answered(reply)) return;
       state.accounted = true;
       record(request, outcomeOf(state), reply.statusCode);
     },

@@ -3,6 +3,7 @@
  * RFC 6750 challenge on 401/403. Handlers and hooks only throw.
  */
 import type { Socket } from 'node:net';
+import type { Http2ServerResponse } from 'node:http2';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { ERRORS, GatewayError, isGatewayError } from '../errors.ts';
@@ -82,6 +83,8 @@ export interface SocketRefusals {
   clientError(error: NodeJS.ErrnoException, socket: Socket): void;
   /** A request Node hands over without Fastify (CONNECT), refused with `err`. */
   refuse(err: GatewayError, socket: Socket): void;
+  /** The same on HTTP/2, where CONNECT comes with a response on its own stream, not a socket. */
+  refuseStream(err: GatewayError, res: Http2ServerResponse): void;
 }
 
 /**
@@ -107,6 +110,11 @@ export function createSocketRefusals(
   };
   return {
     refuse,
+    refuseStream(err, res) {
+      const { requestId } = account(err, res.socket as Socket);
+      const body = JSON.stringify(problemFor(err, requestId));
+      res.writeHead(err.status, { 'content-type': PROBLEM_TYPE, 'x-request-id': requestId }).end(body);
+    },
     clientError(error, socket) {
       // A reset is the client leaving, not a request: one in flight is recorded as client_aborted.
       if (error.code === 'ECONNRESET') {
@@ -132,6 +140,9 @@ async function errorsPlugin(app: FastifyInstance): Promise<void> {
       ? new GatewayError('SG_ERR_CLIENT_ABORTED', undefined, { cause: err })
       : toGatewayError(err);
     if (gatewayError.status >= 500) request.log.error({ err }, 'request failed');
+    // Fastify asks to close the connection after a body it could not read; HTTP/2 has no such
+    // field (RFC 9113 §8.2.2; Node drops it with a warning): the stream is reset instead.
+    if (request.raw.httpVersionMajor === 2) reply.removeHeader('connection');
     return sendProblem(request, reply, gatewayError);
   });
   app.setNotFoundHandler((request, reply) =>

@@ -67,6 +67,21 @@ function countHeader(rawHeaders: readonly string[], name: string): number {
   return count;
 }
 
+/**
+ * What Node checks for HTTP/1.1 and leaves to us on HTTP/2: the header size (`maxHeaderBytes`,
+ * 431 — the session's own limit, a multiple of it, only resets the stream: runtime/server-tls.ts),
+ * and a Host that names another authority than `:authority` (malformed, RFC 9113 §8.3.1).
+ */
+function http2Checks(request: FastifyRequest, maxHeaderBytes: number): void {
+  let bytes = 0;
+  for (const field of request.raw.rawHeaders) bytes += field.length;
+  if (bytes > maxHeaderBytes) throw new GatewayError('SG_ERR_HEADERS_TOO_LARGE');
+  const authority = request.headers[':authority'];
+  if (authority !== undefined && request.headers.host !== undefined && authority !== request.headers.host) {
+    throw new GatewayError('SG_ERR_BAD_HEADER', 'Host differs from :authority');
+  }
+}
+
 export interface RequestContextOptions {
   /** The runtime live now: each request pins it for its whole life. */
   live: { readonly current: Runtime };
@@ -87,9 +102,11 @@ async function requestContextPlugin(app: FastifyInstance, options: RequestContex
       runtime: options.live.current,
       receivedAt: new Date(),
       startedAt: performance.now(),
+      sourceIp: request.ip,
       path: undefined,
       search: '',
-      host: request.headers.host,
+      // HTTP/2 names the authority in `:authority` (RFC 9113 §8.3.1); Host is optional there.
+      host: request.headers.host ?? (request.headers[':authority'] as string | undefined),
       proxy: undefined,
       match: undefined,
       identity: undefined,
@@ -113,6 +130,7 @@ async function requestContextPlugin(app: FastifyInstance, options: RequestContex
     if (countHeader(request.raw.rawHeaders, 'host') > 1) {
       throw new GatewayError('SG_ERR_BAD_HEADER', 'more than one Host header');
     }
+    if (request.raw.httpVersionMajor === 2) http2Checks(request, state.runtime.config.server.maxHeaderBytes);
     state.path = normalized.path;
     state.search = normalized.search;
     if (normalized.authority !== undefined) state.host = normalized.authority;

@@ -20,6 +20,11 @@ export interface RequestState {
   readonly receivedAt: Date;
   /** `performance.now()` at arrival, for durations. */
   readonly startedAt: number;
+  /**
+   * The client's address (`request.ip`), taken at arrival: on HTTP/2 the request's socket is
+   * unbound once its stream closed, before the record is written.
+   */
+  readonly sourceIp: string;
   /** The canonical path: what the policy judges and what is forwarded. Unset when refused. */
   path: string | undefined;
   search: string;

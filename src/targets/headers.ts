@@ -98,6 +98,9 @@ export function connectionListed(value: string | string[] | undefined): string[]
  * upstream stacks (CGI, nginx with underscores_in_headers) treat them as the same header.
  */
 export function isSpoofableHeader(name: string, trustedPeer: boolean): boolean {
+  // HTTP/2 pseudo-headers (RFC 9113 §8.3: `:method`, `:path`, `:authority`, `:scheme`) describe
+  // the request the gateway has judged; the upstream gets them as HTTP/1.1's request line and Host.
+  if (name.charCodeAt(0) === 0x3a) return true;
   const n = name.toLowerCase().replaceAll('_', '-');
   // Method overrides let a POST be replayed as DELETE behind the policy's back: always dropped.
   if (n.startsWith('x-stepgate-') || isMethodOverrideHeader(n) || n === 'x-request-id') return true;

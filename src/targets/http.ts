@@ -6,8 +6,9 @@
  * or mangles legal targets (it percent-decodes the whole target and throws on `/files/a../b`,
  * `?next=../home` or `?q=100%`) and which cannot cancel an upstream call when the client goes away.
  */
-import type { Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import type { HttpTargetConfig } from '../config/schema.ts';
+import { readClientTls } from '../config/tls-files.ts';
 import { GatewayError } from '../errors.ts';
 import type { GatewayMetrics } from '../metrics/metrics.ts';
 import type { AssertionSigner } from './assertion.ts';
@@ -20,7 +21,7 @@ export interface TargetDeps {
   readonly signer: AssertionSigner;
   readonly metrics: GatewayMetrics;
   readonly isTrustedPeer: (address: string | undefined) => boolean;
-  /** The pooled connections every HTTP target sends through. */
+  /** The pooled connections every HTTP target without TLS options of its own sends through. */
   readonly dispatcher: Dispatcher;
   /** `server.publicUrl`: what `X-Forwarded-Host`/`-Proto` name when set. */
   readonly publicUrl: URL | undefined;
@@ -33,7 +34,21 @@ export function stripPathPrefix(path: string, prefix: string | undefined): strin
   return path.startsWith(`${prefix}/`) ? path.slice(prefix.length) : path;
 }
 
+/**
+ * A target with `caFile` or a client certificate gets connections of its own, built from its
+ * files: a private CA must not vouch for other targets' upstreams, nor a client certificate be
+ * shown to them. Verification stays on (it is undici's default; said so no option turns it off).
+ */
+function ownDispatcher(name: string, config: HttpTargetConfig): Agent | undefined {
+  if (!config.caFile && !config.certFile) return undefined;
+  const tls = readClientTls(`targets.${name}`, config);
+  const connect = { ...tls, rejectUnauthorized: true };
+  return new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 30_000, connect });
+}
+
 export function createHttpTarget(name: string, config: HttpTargetConfig, deps: TargetDeps): Target {
+  const own = ownDispatcher(name, config);
+  const dispatcher = own ?? deps.dispatcher;
   const upstream = new URL(config.url);
   const origin = upstream.origin;
   const basePath = upstream.pathname.replace(/\/+$/, '');
@@ -67,7 +82,7 @@ export function createHttpTarget(name: string, config: HttpTargetConfig, deps: T
       const outcome = relay.outcome();
       call.markForwarded();
       try {
-        deps.dispatcher.dispatch(
+        dispatcher.dispatch(
           {
             origin,
             path: basePath + stripPathPrefix(request.path, config.stripPrefix) + request.search,
@@ -84,5 +99,7 @@ export function createHttpTarget(name: string, config: HttpTargetConfig, deps: T
       }
       return outcome;
     },
+    // Retired after a reload's grace period: requests still in flight on it finish first.
+    close: async () => own?.destroy(),
   };
 }

@@ -66,7 +66,7 @@ export interface ArgoClientOptions {
   readonly server: string;
   readonly timeoutMs: number;
   /** PEM certificates to trust instead of the system's (`caFile`). */
-  readonly ca?: Buffer | undefined;
+  readonly ca?: string | undefined;
 }
 
 export interface ArgoClient {

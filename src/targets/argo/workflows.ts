@@ -10,9 +10,9 @@
  * the one rule of `sameBody` (json-body.ts), as for Step Functions: the same JSON, numbers as
  * written; otherwise 409. The intent record is durable before the submission is sent.
  */
-import { readFileSync } from 'node:fs';
 import { ARGO_CALLER_PARAMETER, type ArgoTargetConfig, type RouteConfig } from '../../config/schema.ts';
-import { ConfigError, GatewayError } from '../../errors.ts';
+import { readClientTls } from '../../config/tls-files.ts';
+import { GatewayError } from '../../errors.ts';
 import type { GatewayMetrics } from '../../metrics/metrics.ts';
 import { statusUrlBase } from '../../policy/execution-routes.ts';
 import type { ExecutionCall, Outcome, RecentExecution } from '../execution/call.ts';
@@ -44,17 +44,6 @@ export interface ArgoWorkflows {
   close(): Promise<void>;
 }
 
-/** `caFile` is read once, when the target is built: a missing file is a config problem. */
-function readCa(name: string, caFile: string | undefined): Buffer | undefined {
-  if (caFile === undefined) return undefined;
-  try {
-    return readFileSync(caFile);
-  } catch (err) {
-    const message = `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
-    throw new ConfigError([{ path: `targets.${name}.caFile`, message }], { cause: err });
-  }
-}
-
 function conflict(detail: string): GatewayError {
   return new GatewayError('SG_ERR_IDEMPOTENCY_CONFLICT', detail);
 }
@@ -67,7 +56,8 @@ export function createArgoWorkflows(
   const client: ArgoClient = createArgoClient({
     server: config.server,
     timeoutMs: config.timeoutMs,
-    ca: readCa(name, config.caFile),
+    // Read once, when the target is built: a file gone bad is a config problem (ConfigError).
+    ca: readClientTls(`targets.${name}`, config).ca,
   });
   const token = createTokenFile(config.tokenFile);
   // Without a GET route nothing reads this target's workflows: no statusUrl to nowhere.
