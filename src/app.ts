@@ -24,6 +24,7 @@ import { type PipelineOptions, registerPipeline } from './plugins/pipeline.ts';
 import { createPathNormalizer } from './plugins/request-context.ts';
 import { buildAdminApp } from './routes/admin.ts';
 import forwardRoutes from './routes/forward.ts';
+import { type Clock, createWebSockets } from './routes/websocket.ts';
 import ssoRoutes from './routes/sso.ts';
 import type { ExecutionsSource } from './routes/sso-page.ts';
 import wellKnownRoutes from './routes/well-known.ts';
@@ -36,6 +37,8 @@ export interface GatewayDeps {
   readonly logStream?: NodeJS.WritableStream;
   /** The recent executions `/.stepgate/` lists for a caller (browser SSO). */
   readonly executions?: ExecutionsSource;
+  /** When WebSockets are closed for an expired token or an ended session (tests move it). */
+  readonly clock?: Clock;
 }
 
 export interface GatewayParts {
@@ -122,6 +125,7 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     trustProxy: config.server.trustProxy,
     rewriteUrl: (req) => normalizer.rewriteUrl(req),
     refusals: createSocketRefusals((err, socket) => accounting.clientError(err, socket)),
+    upgrades: true,
   });
 
   const admin = buildAdminApp({ metrics, verifier: () => live.current.verifier, audit });
@@ -157,7 +161,8 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     const { sessionTtlSeconds, sessionIdleSeconds } = config.sso;
     await app.register(ssoRoutes, { sso, sessionTtlSeconds, sessionIdleSeconds, executions: deps.executions });
   }
-  await app.register(forwardRoutes, { accounting });
+  const websockets = createWebSockets({ accounting, sso, clock: deps.clock });
+  await app.register(forwardRoutes, { accounting, websockets });
   // Decision mode: the same pipeline on its own listener, answering instead of forwarding.
   if (config.decision) {
     parts.decision = await buildDecisionApp(config, config.decision, {
@@ -167,6 +172,8 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     });
   }
 
+  // Open WebSockets hold the server open: each is closed (1001) and its close record written first.
+  app.addHook('preClose', () => websockets.closeAll());
   app.addHook('onClose', async () => {
     await admin.close();
     await parts.decision?.close();

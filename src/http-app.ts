@@ -11,6 +11,7 @@ import type { Config } from './config/schema.ts';
 import { GatewayError } from './errors.ts';
 import type { LogDestination } from './logger.ts';
 import type { SocketRefusals } from './plugins/errors.ts';
+import { routeUpgrade } from './plugins/upgrade.ts';
 
 export interface HttpAppOptions {
   readonly server: Config['server'];
@@ -23,6 +24,11 @@ export interface HttpAppOptions {
   readonly rewriteUrl: (req: IncomingMessage) => string;
   /** Answers (and audits) what the HTTP parser refused, and CONNECT. */
   readonly refusals: SocketRefusals;
+  /**
+   * Upgrade requests go through Fastify (plugins/upgrade.ts) to be refused or taken over.
+   * Without, Node serves them as plain requests (the decision listener's checks).
+   */
+  readonly upgrades?: boolean;
 }
 
 export function createHttpApp(options: HttpAppOptions): FastifyInstance {
@@ -70,6 +76,7 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
       // request would go unaudited. It is served like any other; the expectation is not
       // forwarded (RFC 9110 §10.1.1 lets a server ignore it).
       httpServer.on('checkExpectation', handler as (req: IncomingMessage, res: ServerResponse) => void);
+      if (options.upgrades) httpServer.on('upgrade', routeUpgrade(handler as (req: IncomingMessage, res: ServerResponse) => void));
       return httpServer;
     },
     clientErrorHandler: (error, socket) => refusals.clientError(error, socket),
