@@ -37,7 +37,10 @@ export interface GatewayDeps {
   readonly logStream?: NodeJS.WritableStream;
   /** The recent executions `/.stepgate/` lists for a caller (browser SSO). */
   readonly executions?: ExecutionsSource;
-  /** When WebSockets are closed for an expired token or an ended session (tests move it). */
+  /**
+   * When WebSockets are closed for an expired token or an ended session, and the sessions' time
+   * (tests move it); the system clock by default.
+   */
   readonly clock?: Clock;
 }
 
@@ -111,6 +114,7 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     ? createBrowserSso(config, {
         verifier: { verify: (token, issuers) => live.current.verifier.verify(token, issuers) },
         monitor: providers,
+        ...(deps.clock ? { now: () => deps.clock!.now() } : {}),
       })
     : undefined;
 
