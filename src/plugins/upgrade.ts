@@ -49,6 +49,9 @@ export function pendingUpgrade(request: FastifyRequest): PendingUpgrade | undefi
   return (request.raw as UpgradeRequest)[PENDING];
 }
 
+/** RFC 9110 §5.6.2 token: what a subprotocol name is (RFC 6455 §4.1). */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
 /** RFC 6455 §4.1: a base64 nonce of 16 bytes. */
 const WEBSOCKET_KEY = /^[A-Za-z0-9+/]{22}==$/;
 
@@ -59,6 +62,13 @@ function handshakeProblem(request: FastifyRequest): string | undefined {
   const key = headers['sec-websocket-key'];
   if (typeof key !== 'string' || !WEBSOCKET_KEY.test(key.trim())) return 'Sec-WebSocket-Key is missing or malformed';
   if (headers['sec-websocket-version'] !== '13') return 'Sec-WebSocket-Version must be 13';
+  const protocols = headers['sec-websocket-protocol'];
+  if (protocols !== undefined) {
+    const offered = protocols.split(',').map((p) => p.trim());
+    if (!offered.every((p) => TOKEN.test(p)) || new Set(offered).size !== offered.length) {
+      return 'Sec-WebSocket-Protocol must list distinct tokens';
+    }
+  }
   return undefined;
 }
 

@@ -9,9 +9,10 @@ import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { AuditRecord } from '../../../src/audit/record.ts';
 import { type EchoUpstream, startEchoUpstream } from '../../../src/dev/upstream.ts';
-import { coreConfig } from '../../support/configs.ts';
+import { configProblems, coreConfig } from '../../support/configs.ts';
 import { eventually, startGateway, type TestGateway, waitReady } from '../../support/gateway.ts';
 import { startIssuer, type TestIssuer } from '../../support/issuer.ts';
+import { rawRequest } from '../../support/raw-http.ts';
 import { closeOf, GREETING, ManualClock, type Opened, openThrough, startWsUpstream, type WsUpstream } from './support.ts';
 
 let issuer: TestIssuer;
@@ -20,23 +21,25 @@ let upstream: WsUpstream;
 let gateway: TestGateway;
 const clock = new ManualClock();
 
-before(async () => {
-  [issuer, echo, upstream] = await Promise.all([startIssuer(), startEchoUpstream(), startWsUpstream()]);
+/** coreConfig with a `chat` target (the WebSocket upstream) and two `websocket: true` routes. */
+function chatConfig(): Record<string, unknown> {
   const config = coreConfig(issuer.issuer, issuer.jwksUri, echo.url);
   const targets = config['targets'] as Record<string, unknown>;
   const routes = config['routes'] as unknown[];
-  gateway = await startGateway(
-    {
-      ...config,
-      targets: { ...targets, chat: { type: 'http', url: upstream.url, stripPrefix: '/api', timeoutMs: 2000 } },
-      routes: [
-        ...routes,
-        { name: 'chat', path: '/api/chat/*', methods: ['GET'], target: 'chat', websocket: true, allow: { scopes: ['chat'] } },
-        { name: 'refusing', path: '/api/refuse/*', methods: ['GET'], target: 'chat', websocket: true, allow: { scopes: ['chat'] } },
-      ],
-    },
-    { clock },
-  );
+  return {
+    ...config,
+    targets: { ...targets, chat: { type: 'http', url: upstream.url, stripPrefix: '/api', timeoutMs: 2000 } },
+    routes: [
+      ...routes,
+      { name: 'chat', path: '/api/chat/*', methods: ['GET'], target: 'chat', websocket: true, allow: { scopes: ['chat'] } },
+      { name: 'refusing', path: '/api/refuse/*', methods: ['GET'], target: 'chat', websocket: true, allow: { scopes: ['chat'] } },
+    ],
+  };
+}
+
+before(async () => {
+  [issuer, echo, upstream] = await Promise.all([startIssuer(), startEchoUpstream(), startWsUpstream()]);
+  gateway = await startGateway(chatConfig(), { clock });
   await waitReady(gateway);
 });
 
@@ -246,5 +249,71 @@ describe('a refused upgrade', () => {
     assert.equal(record.decision, 'allow');
     assert.equal(record.reason, 'upstream_error');
     assert.equal(record.forwarded, true);
+  });
+});
+
+describe('a malformed handshake', () => {
+  const handshake = ([requestLine, ...lines]: string[]) =>
+    rawRequest(
+      gateway.url,
+      [requestLine, `Host: ${new URL(gateway.url).host}`, 'Connection: Upgrade', ...lines, '', ''].join('\r\n'),
+    );
+
+  for (const [what, lines] of [
+    ['version 8', ['GET /api/chat/r HTTP/1.1', 'Upgrade: websocket', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 8']],
+    ['no key', ['GET /api/chat/r HTTP/1.1', 'Upgrade: websocket', 'Sec-WebSocket-Version: 13']],
+    ['to h2c', ['GET /api/chat/r HTTP/1.1', 'Upgrade: h2c', 'HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA']],
+    ['a bad subprotocol', ['GET /api/chat/r HTTP/1.1', 'Upgrade: websocket', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Protocol: a b, a']],
+  ] as const) {
+    it(`(${what}) is a 400 problem, audited, and the connection ends`, async () => {
+      const handshakes = upstream.handshakes();
+      const res = await handshake([...lines, `Authorization: ${(await bearer()).authorization}`]);
+      assert.equal(res.status, 400, res.raw);
+      const body = JSON.parse(res.body) as Record<string, unknown>;
+      assert.equal(body['code'], 'SG_ERR_UPGRADE_REFUSED');
+      assert.equal(res.headers['connection'], 'close');
+      assert.equal((await recordsOf(String(body['requestId']))).length, 1);
+      assert.equal(upstream.handshakes(), handshakes);
+    });
+  }
+});
+
+describe('websocket: true in the config', () => {
+  it('is refused on an execution target and on a route without GET', () => {
+    const config = chatConfig();
+    const routes = config['routes'] as Record<string, unknown>[];
+    const problems = configProblems({
+      ...config,
+      targets: {
+        ...(config['targets'] as object),
+        flows: { type: 'stepfunctions', stateMachineArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:x', region: 'eu-west-1' },
+      },
+      routes: [
+        ...routes,
+        { name: 'flows', path: '/flows', methods: ['POST'], target: 'flows', websocket: true, allow: { scopes: ['x'] } },
+        { name: 'post', path: '/api/post/*', methods: ['POST'], target: 'chat', websocket: true, allow: { scopes: ['x'] } },
+      ],
+    });
+    const at = routes.length;
+    assert.deepEqual(problems.filter((p) => p.includes('websocket')), [
+      `routes[${at}].websocket: only for routes to an http target`,
+      `routes[${at + 1}].websocket: needs GET among the methods (RFC 6455 §4.1)`,
+    ]);
+  });
+});
+
+describe('a gateway shutting down', () => {
+  it('closes its open WebSockets with 1001 and writes their close records', async () => {
+    const own = await startGateway(chatConfig());
+    await waitReady(own);
+    const result = await openThrough(own.url, '/api/chat/room', await bearer());
+    assert.equal(result.kind, 'open');
+    const client = result as Opened;
+    await client.messages.next();
+    const closing = closeOf(client.ws);
+    await own.close();
+    assert.equal((await closing).code, 1001);
+    const closed = (await own.auditRecords()).find((r) => r.requestId === client.requestId && r.phase === 'close');
+    assert.equal(closed?.websocket?.end, 'shutdown');
   });
 });
