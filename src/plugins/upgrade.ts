@@ -17,11 +17,18 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { GatewayError } from '../errors.ts';
 
-/** The socket of an upgrade request, and the bytes read past its head. */
+/** The socket of an upgrade request, watched until it is taken over. */
 export interface PendingUpgrade {
   readonly socket: Duplex;
-  readonly head: Buffer;
+  /**
+   * Stops watching the socket and returns the bytes read past the request's head. The socket
+   * still flows: whoever takes it must listen for its data at once (synchronously).
+   */
+  take(): Buffer;
 }
+
+/** A client speaks first only after the 101; more than this before it is not a WebSocket. */
+const MAX_EARLY_BYTES = 64 * 1024;
 
 const PENDING = Symbol('stepgate.upgrade');
 
@@ -34,7 +41,25 @@ export function routeUpgrade(
   return (req, socket, head) => {
     // Node hands the socket over without its own error handling: a reset must not crash us.
     socket.on('error', () => socket.destroy());
-    (req as UpgradeRequest)[PENDING] = { socket, head };
+    // Read on while the request is judged and the upstream asked, so that a client that goes
+    // away is seen (the response's close aborts the request); the server is half-open, so its
+    // end is the client gone. What it sends meanwhile is kept for the WebSocket, within limits.
+    const early: Buffer[] = [head];
+    let size = head.length;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_EARLY_BYTES) socket.destroy();
+      else early.push(chunk);
+    };
+    const onEnd = () => socket.destroy();
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    const take = () => {
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      return Buffer.concat(early);
+    };
+    (req as UpgradeRequest)[PENDING] = { socket, take };
     const res = new ServerResponse(req);
     // An answer that is not an upgrade ends the connection: the parser is gone from this socket.
     res.shouldKeepAlive = false;

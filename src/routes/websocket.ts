@@ -74,11 +74,28 @@ const sendable = (code: number) =>
 
 /** Passes a close on to the other side: its code when it may be sent, else a bare close or a cut. */
 function passClose(to: WebSocket, code: number, reason: Buffer): void {
-  if (to.readyState === WebSocket.CLOSED) return;
+  // Already closing: its own close handshake (or ws's time-out) finishes it.
+  if (to.readyState === WebSocket.CLOSING || to.readyState === WebSocket.CLOSED) return;
   if (code === 1006) to.terminate();
   else if (sendable(code)) to.close(code, reason.subarray(0, 123));
   else to.close();
 }
+
+/** ws's errors for a peer that broke the protocol, as close codes (RFC 6455 §7.4.1). */
+const PROTOCOL_ERRORS: Readonly<Record<string, number>> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,
+  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: 1009,
+  WS_ERR_TOO_MANY_BUFFERED_PARTS: 1008,
+  WS_ERR_INVALID_UTF8: 1007,
+  WS_ERR_INVALID_CLOSE_CODE: 1002,
+  WS_ERR_INVALID_OPCODE: 1002,
+  WS_ERR_EXPECTED_MASK: 1002,
+  WS_ERR_UNEXPECTED_MASK: 1002,
+  WS_ERR_EXPECTED_FIN: 1002,
+  WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH: 1002,
+  WS_ERR_UNEXPECTED_RSV_1: 1002,
+  WS_ERR_UNEXPECTED_RSV_2_3: 1002,
+};
 
 const sizeOf = (data: WebSocket.RawData) =>
   Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
@@ -130,8 +147,12 @@ export function createWebSockets(options: WebSocketOptions): WebSockets {
         });
         if (to.bufferedAmount > HIGH_WATER_BYTES) from.pause();
       });
-      // ws closes the connection after an error (a frame too large, bad UTF-8); 'close' follows.
-      from.on('error', () => {});
+      // ws closes a side that broke the protocol itself ('close' follows); the other side is told
+      // why before that side's close arrives, perhaps without a code (RFC 6455 §7.4.1).
+      from.on('error', (err: Error & { code?: string }) => {
+        const code = PROTOCOL_ERRORS[err.code ?? ''];
+        if (code) passClose(to, code, Buffer.alloc(0));
+      });
     };
     pipe(client, upstream, (n) => {
       counts.bytesIn += n;
@@ -207,7 +228,7 @@ export function createWebSockets(options: WebSocketOptions): WebSockets {
       let upgraded = false;
       // Synchronous without `verifyClient`; not called at all when the client's socket has gone,
       // and then the response's close records the request as the client gone (plugins/audit.ts).
-      server.handleUpgrade(request.raw, pending.socket, pending.head, (client) => {
+      server.handleUpgrade(request.raw, pending.socket, pending.take(), (client) => {
         upgraded = true;
         // The socket is the WebSocket's now: its close is no longer the response's.
         reply.raw.detachSocket(pending.socket as Socket);

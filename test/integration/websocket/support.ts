@@ -1,7 +1,8 @@
 /**
  * A real WebSocket upstream (the `ws` server on a Node HTTP server, port 0) and client helpers
  * for the WebSocket tests. The upstream greets each connection, echoes every message, records
- * the handshake it saw, and refuses the handshake under `/refuse` with a 403.
+ * the handshake it saw, refuses the handshake under `/refuse` with a 403 and never answers it
+ * under `/slow`.
  */
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
@@ -37,6 +38,7 @@ export async function startWsUpstream(): Promise<WsUpstream> {
   const server = createServer((_req, res) => res.writeHead(404).end());
   server.on('upgrade', (req: IncomingMessage, socket, head) => {
     handshakes++;
+    if (req.url?.startsWith('/slow')) return; // never answers: the gateway's timeoutMs decides
     if (req.url?.startsWith('/refuse')) {
       socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
       return;

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
+import WebSocket from 'ws';
 import type { AuditRecord } from '../../../src/audit/record.ts';
 import { type EchoUpstream, startEchoUpstream } from '../../../src/dev/upstream.ts';
 import { configProblems, coreConfig } from '../../support/configs.ts';
@@ -33,13 +34,17 @@ function chatConfig(): Record<string, unknown> {
       ...routes,
       { name: 'chat', path: '/api/chat/*', methods: ['GET'], target: 'chat', websocket: true, allow: { scopes: ['chat'] } },
       { name: 'refusing', path: '/api/refuse/*', methods: ['GET'], target: 'chat', websocket: true, allow: { scopes: ['chat'] } },
+      { name: 'slow', path: '/api/slow/*', methods: ['GET'], target: 'chat', websocket: true, allow: { scopes: ['chat'] } },
     ],
   };
 }
 
 before(async () => {
   [issuer, echo, upstream] = await Promise.all([startIssuer(), startEchoUpstream(), startWsUpstream()]);
-  gateway = await startGateway(chatConfig(), { clock });
+  gateway = await startGateway(
+    { ...chatConfig(), server: { requestTimeoutMs: 1000, headersTimeoutMs: 1000, bodyLimitBytes: 1024 * 1024 } },
+    { clock },
+  );
   await waitReady(gateway);
 });
 
@@ -184,6 +189,38 @@ describe('an allowed WebSocket', () => {
     assert.equal(closed.websocket?.closeCode, 1006);
   });
 
+  it('ends the client’s side when the upstream vanishes', async () => {
+    const before = upstream.connections.length;
+    const client = await open('/api/chat/room-7', await bearer());
+    await client.messages.next();
+    const closing = closeOf(client.ws);
+    upstream.connections[before]!.socket.terminate();
+    assert.equal((await closing).code, 1006);
+    assert.equal((await closeRecord(client.requestId)).websocket?.end, 'upstream_gone');
+  });
+
+  it('is cut on a message larger than server.bodyLimitBytes, which never reaches the upstream', async () => {
+    const before = upstream.connections.length;
+    const client = await open('/api/chat/room-8', await bearer());
+    await client.messages.next();
+    const closing = closeOf(client.ws);
+    client.ws.send(Buffer.alloc(1024 * 1024 + 1));
+    // ws sends 1009 and stops reading: the client sees it, or the reset if it was still sending.
+    assert.ok([1006, 1009].includes((await closing).code));
+    assert.equal(await upstream.connections[before]!.closed, 1009);
+    assert.deepEqual(upstream.connections[before]!.received, []);
+  });
+
+  it('outlives server.requestTimeoutMs: a socket is not a slow request', async () => {
+    const client = await open('/api/chat/room-9', await bearer());
+    await client.messages.next();
+    // The gateway's requestTimeoutMs is 1 s here, and Node checks it every second.
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    client.ws.send('late');
+    assert.equal(await client.messages.next(), 'late');
+    client.ws.close();
+  });
+
   it('passes an upstream’s close on to the client', async () => {
     const before = upstream.connections.length;
     const client = await open('/api/chat/room-6', await bearer());
@@ -235,6 +272,31 @@ describe('a refused upgrade', () => {
       assert.equal((await recordsOf(String(result.body['requestId']))).length, 1);
     }
     assert.equal(echo.received.length, forwarded);
+  });
+
+  it('that the upstream does not answer within timeoutMs is a 504', async () => {
+    const result = await openThrough(gateway.url, '/api/slow/room', await bearer());
+    assert.equal(result.kind, 'refused');
+    if (result.kind !== 'refused') return;
+    assert.equal(result.status, 504);
+    assert.equal(result.body['code'], 'SG_ERR_UPSTREAM_TIMEOUT');
+  });
+
+  it('whose client leaves during the upstream handshake is one client_aborted record', async () => {
+    const handshakes = upstream.handshakes();
+    const ws = new WebSocket(`${gateway.url.replace(/^http/, 'ws')}/api/slow/gone`, { headers: await bearer() });
+    ws.on('error', () => {});
+    await eventually(() => upstream.handshakes() > handshakes, 'the upstream handshake');
+    ws.terminate();
+    const record = await eventually(
+      async () => (await gateway.auditRecords()).find((r) => r.http.path === '/api/slow/gone'),
+      'the record',
+    );
+    assert.equal(record.reason, 'client_aborted');
+    assert.equal(record.decision, 'allow');
+    assert.equal(record.status, 499);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal((await gateway.auditRecords()).filter((r) => r.requestId === record.requestId).length, 1);
   });
 
   it('that the upstream refuses is a 502, audited as an upstream error', async () => {
