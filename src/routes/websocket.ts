@@ -123,7 +123,9 @@ export function createWebSockets(options: WebSocketOptions): WebSockets {
     let settled = 0;
     let finish!: () => void;
     const finished = new Promise<void>((resolve) => (finish = resolve));
-    const cancels: (() => void)[] = [];
+    /** The pending expiry or session check: one at a time, cancelled when the socket ends. */
+    let cancelTimer = () => {};
+    let ended = false;
 
     const stop = (why: WebSocketEnd) => {
       end ??= why;
@@ -132,7 +134,8 @@ export function createWebSockets(options: WebSocketOptions): WebSockets {
     };
     const settle = () => {
       if (++settled < 2) return;
-      for (const cancel of cancels) cancel();
+      ended = true;
+      cancelTimer();
       open.delete(client);
       const record: AuditWebSocket = { ...counts, end: end ?? 'client_gone', ...(clientCode ? { closeCode: clientCode } : {}) };
       closeRecord(record);
@@ -179,22 +182,22 @@ export function createWebSockets(options: WebSocketOptions): WebSockets {
     const state = request.stepgate;
     const identity = state.identity;
     if (identity?.authMethod === 'bearer' && Number.isFinite(identity.expiresAt)) {
-      cancels.push(at(identity.expiresAt * 1000, () => stop('token_expired')));
+      cancelTimer = at(identity.expiresAt * 1000, () => stop('token_expired'));
     } else if (identity?.authMethod === 'session' && options.sso) {
       const sso = options.sso;
       const cookies = requestCookies(request);
       const issuers = state.match?.route.issuers;
+      const later = () => {
+        if (!ended) cancelTimer = clock.setTimeout(check, sessionCheckMs);
+      };
       const check = () => {
         sso.sessions.resume(cookies, issuers).then(
-          (session) => {
-            if (session.kind !== 'active') stop('session_ended');
-            else cancels.push(clock.setTimeout(check, sessionCheckMs));
-          },
+          (session) => (session.kind === 'active' ? later() : stop('session_ended')),
           // The store or the IdP is down for now: the session has not ended, look again later.
-          () => cancels.push(clock.setTimeout(check, sessionCheckMs)),
+          later,
         );
       };
-      cancels.push(clock.setTimeout(check, sessionCheckMs));
+      later();
     }
   }
 

@@ -101,5 +101,7 @@ describe('a WebSocket with a session cookie', () => {
       'the close record',
     );
     assert.equal(closed.websocket?.end, 'session_ended');
+    // No session check outlives its socket.
+    await eventually(() => clock.pending() === 0, 'no timer left');
   });
 });

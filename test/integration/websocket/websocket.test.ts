@@ -156,18 +156,20 @@ describe('an allowed WebSocket', () => {
     assert.equal((await recordsOf(client.requestId)).length, 2);
     assert.equal(await gateway.requestsCounted({ route: 'chat', status: '101' }), countedBefore + 1);
     assert.equal(await openGauge(), 0);
+    // Its expiry timer went with it.
+    await eventually(() => clock.pending() === 0, 'no timer left');
   });
 
   it('is closed with 1008 when the token expires, by the clock, and so recorded', async () => {
     const before = upstream.connections.length;
-    const exp = Math.floor(clock.now() / 1000) + 600;
+    const exp = Math.ceil(clock.now() / 1000) + 600;
     const client = await open('/api/chat/room-4', await bearer({ exp }));
     await client.messages.next();
     const closing = closeOf(client.ws);
-    clock.advance(599_000);
+    clock.advance(590_000);
     client.ws.send('still here');
     assert.equal(await client.messages.next(), 'still here');
-    clock.advance(2_000);
+    clock.advance(11_000);
     assert.deepEqual(await closing, { code: 1008, reason: 'token expired' });
     assert.equal(await upstream.connections[before]!.closed, 1001);
     const closed = await closeRecord(client.requestId);
