@@ -97,17 +97,21 @@ function handshakeProblem(request: FastifyRequest): string | undefined {
   return undefined;
 }
 
+/** Why this upgrade request cannot become a WebSocket here, or undefined when it can. */
+function refusal(request: FastifyRequest): GatewayError | undefined {
+  const protocol = String(request.headers.upgrade ?? '').trim().toLowerCase();
+  if (protocol !== 'websocket') return new GatewayError('SG_ERR_UPGRADE_REFUSED', `no upgrade to "${protocol}"`);
+  if (!request.stepgate.match?.route.websocket) {
+    return new GatewayError('SG_ERR_UPGRADE_REFUSED', 'this route does not accept WebSocket upgrades');
+  }
+  const problem = handshakeProblem(request);
+  return problem === undefined ? undefined : new GatewayError('SG_ERR_UPGRADE_REFUSED', problem);
+}
+
 async function upgradePlugin(app: FastifyInstance): Promise<void> {
-  app.addHook('onRequest', async (request) => {
-    if (!pendingUpgrade(request)) return;
-    const state = request.stepgate;
-    const protocol = String(request.headers.upgrade ?? '').trim().toLowerCase();
-    if (protocol !== 'websocket') throw new GatewayError('SG_ERR_UPGRADE_REFUSED', `no upgrade to "${protocol}"`);
-    if (!state.match?.route.websocket) {
-      throw new GatewayError('SG_ERR_UPGRADE_REFUSED', 'this route does not accept WebSocket upgrades');
-    }
-    const problem = handshakeProblem(request);
-    if (problem) throw new GatewayError('SG_ERR_UPGRADE_REFUSED', problem);
+  // A callback hook, not an async one: every request passes here, almost none is an upgrade.
+  app.addHook('onRequest', (request, _reply, done) => {
+    done(pendingUpgrade(request) ? refusal(request) : undefined);
   });
 }
 
