@@ -35,6 +35,15 @@ function chatConfig(): Record<string, unknown> {
       { name: 'chat', path: '/api/chat/*', methods: ['GET'], target: 'chat', websocket: true, allow: { scopes: ['chat'] } },
       { name: 'refusing', path: '/api/refuse/*', methods: ['GET'], target: 'chat', websocket: true, allow: { scopes: ['chat'] } },
       { name: 'slow', path: '/api/slow/*', methods: ['GET'], target: 'chat', websocket: true, allow: { scopes: ['chat'] } },
+      {
+        name: 'limited',
+        path: '/api/limited/*',
+        methods: ['GET'],
+        target: 'chat',
+        websocket: true,
+        allow: { scopes: ['chat'] },
+        rateLimit: { perCaller: 1, windowSeconds: 3600 },
+      },
     ],
   };
 }
@@ -299,6 +308,20 @@ describe('a refused upgrade', () => {
     assert.equal(record.status, 499);
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal((await gateway.auditRecords()).filter((r) => r.requestId === record.requestId).length, 1);
+  });
+
+  it('over the route’s rate limit is a 429, and the first socket stays open', async () => {
+    const headers = await bearer({ sub: 'limited-caller' });
+    const first = await open('/api/limited/room', headers);
+    await first.messages.next();
+    const second = await openThrough(gateway.url, '/api/limited/room', headers);
+    assert.equal(second.kind, 'refused');
+    if (second.kind !== 'refused') return;
+    assert.equal(second.status, 429);
+    assert.equal(second.body['code'], 'SG_ERR_RATE_LIMITED');
+    first.ws.send('still open');
+    assert.equal(await first.messages.next(), 'still open');
+    first.ws.close();
   });
 
   it('that the upstream refuses is a 502, audited as an upstream error', async () => {
