@@ -24,6 +24,7 @@ import { type PipelineOptions, registerPipeline } from './plugins/pipeline.ts';
 import { createPathNormalizer } from './plugins/request-context.ts';
 import { buildAdminApp } from './routes/admin.ts';
 import forwardRoutes from './routes/forward.ts';
+import { type Clock, createWebSockets } from './routes/websocket.ts';
 import ssoRoutes from './routes/sso.ts';
 import type { ExecutionsSource } from './routes/sso-page.ts';
 import wellKnownRoutes from './routes/well-known.ts';
@@ -43,6 +44,11 @@ export interface GatewayDeps {
    * limits are judged by; `Date.now` by default. Tests advance a fake one instead of sleeping.
    */
   readonly now?: () => number;
+  /**
+   * Timers that close WebSockets for an expired token or an ended session (tests move them); its
+   * `now` is the gateway's clock when `now` is not given. The system clock by default.
+   */
+  readonly clock?: Clock;
 }
 
 export interface GatewayParts {
@@ -78,6 +84,8 @@ function ourAuthorities(config: Config): Set<string> {
 }
 
 export async function buildGateway(config: Config, deps: GatewayDeps = {}): Promise<FastifyInstance> {
+  const clock = deps.clock;
+  const now = deps.now ?? (clock ? () => clock.now() : undefined);
   // A file that went bad since the config was checked stops the start (ConfigError).
   const keyPair = config.server.tls ? readServerKeyPair(config.server.tls) : undefined;
   const metrics = createMetrics();
@@ -88,7 +96,7 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
   // One key for the process: a reload's new verifier fingerprints tokens like the old one.
   const fingerprintKey = config.audit.fingerprintKey ?? randomBytes(32);
   // Logs every provider failure per issuer (rate-limited) and each recovery once.
-  const providers = createProviderMonitor({ log: () => app.log, now: deps.now });
+  const providers = createProviderMonitor({ log: () => app.log, now });
   // One pool of upstream connections for every HTTP target, kept across reloads. undici checks
   // upstream certificates by default; it is said here so that no option ever turns it off.
   const dispatcher = new Agent({
@@ -101,11 +109,11 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     metrics,
     dispatcher,
     isTrustedPeer: createPeerMatcher(config.server.trustProxy),
-    now: deps.now,
+    now,
     createVerifier: (issuers) =>
       createBearerVerifier(issuers, {
         fingerprintKey,
-        now: deps.now,
+        now,
         redis: config.redis,
         onIntrospectionError: (issuer, error) => providers.failed(issuer, error),
         onJwksRefresh: (issuer, result, error) => {
@@ -121,7 +129,7 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     ? createBrowserSso(config, {
         verifier: { verify: (token, issuers) => live.current.verifier.verify(token, issuers) },
         monitor: providers,
-        now: deps.now,
+        now,
       })
     : undefined;
 
@@ -137,6 +145,7 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     rewriteUrl: (req) => normalizer.rewriteUrl(req),
     refusals: createSocketRefusals((err, socket) => accounting.clientError(err, socket)),
     tls: keyPair,
+    upgrades: true,
   });
 
   const admin = buildAdminApp({ metrics, verifier: () => live.current.verifier, audit });
@@ -177,7 +186,8 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     const { sessionTtlSeconds, sessionIdleSeconds } = config.sso;
     await app.register(ssoRoutes, { sso, sessionTtlSeconds, sessionIdleSeconds, executions: deps.executions });
   }
-  await app.register(forwardRoutes, { accounting });
+  const websockets = createWebSockets({ accounting, sso, clock: deps.clock });
+  await app.register(forwardRoutes, { accounting, websockets });
   // Decision mode: the same pipeline on its own listener, answering instead of forwarding.
   if (config.decision) {
     parts.decision = await buildDecisionApp(config, config.decision, {
@@ -187,6 +197,8 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     });
   }
 
+  // Open WebSockets hold the server open: each is closed (1001) and its close record written first.
+  app.addHook('preClose', () => websockets.closeAll());
   app.addHook('onClose', async () => {
     parts.tls?.close();
     await admin.close();

@@ -75,6 +75,12 @@ export const ERRORS = {
   },
   SG_ERR_UPSTREAM_UNAVAILABLE: { status: 502, reason: 'upstream_error', title: 'Upstream unavailable' },
   SG_ERR_UPSTREAM_TIMEOUT: { status: 504, reason: 'upstream_error', title: 'Upstream timed out' },
+  SG_ERR_UPGRADE_REFUSED: { status: 400, reason: 'bad_request', title: 'Upgrade refused' },
+  SG_ERR_UPSTREAM_UPGRADE_REFUSED: {
+    status: 502,
+    reason: 'upstream_error',
+    title: 'Upstream refused the WebSocket upgrade',
+  },
   SG_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, reason: 'bad_request', title: 'Unsupported media type' },
   SG_ERR_INVALID_JSON: { status: 400, reason: 'bad_request', title: 'Request body is not JSON' },
   SG_ERR_JSON_TOO_DEEP: { status: 400, reason: 'bad_request', title: 'Request body nested too deeply' },

@@ -16,6 +16,7 @@ import type { LogDestination } from './logger.ts';
 import type { SocketRefusals } from './plugins/errors.ts';
 import type { KeyPair } from './config/tls-files.ts';
 import { createTlsServer, type Limits, type OnRequest } from './runtime/server-tls.ts';
+import { routeUpgrade } from './plugins/upgrade.ts';
 
 export interface HttpAppOptions {
   readonly server: Config['server'];
@@ -30,6 +31,11 @@ export interface HttpAppOptions {
   readonly refusals: SocketRefusals;
   /** Serve HTTPS and HTTP/2 with this pair (`server.tls`, read and checked). */
   readonly tls?: KeyPair | undefined;
+  /**
+   * Upgrade requests go through Fastify (plugins/upgrade.ts) to be refused or taken over.
+   * Without, Node serves them as plain requests (the decision listener's checks).
+   */
+  readonly upgrades?: boolean;
 }
 
 export function createHttpApp(options: HttpAppOptions): FastifyInstance {
@@ -83,6 +89,7 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
       // request would go unaudited. It is served like any other; the expectation is not
       // forwarded (RFC 9110 §10.1.1 lets a server ignore it).
       httpServer.on('checkExpectation', onRequest);
+      if (options.upgrades) httpServer.on('upgrade', routeUpgrade(onRequest));
       return httpServer;
     },
     clientErrorHandler: (error, socket) => refusals.clientError(error, socket),

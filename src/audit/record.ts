@@ -56,16 +56,42 @@ export interface AuditTarget {
   readonly error?: string;
 }
 
+/** The records of one request that are not its single outcome record (see `AuditRecord.phase`). */
+export type AuditPhase = 'intent' | 'open' | 'close';
+
+/** How a WebSocket ended; `in` is from the client, `out` is to it (message payload bytes). */
+export interface AuditWebSocket {
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly messagesIn: number;
+  readonly messagesOut: number;
+  /** Who ended it: a side's close frame, a side gone without one, or the gateway. */
+  readonly end: WebSocketEnd;
+  /** The close code the client received (RFC 6455 §7.4), when it received one. */
+  readonly closeCode?: number;
+}
+
+export type WebSocketEnd =
+  | 'client'
+  | 'upstream'
+  | 'client_gone'
+  | 'upstream_gone'
+  | 'token_expired'
+  | 'session_ended'
+  | 'shutdown';
+
 /** One line of the audit log. Field order is the order written. */
 export interface AuditRecord {
   readonly v: 1;
   readonly time: string;
   readonly requestId: string;
   /**
-   * Only on the record a Step Functions target writes (durably) before it calls AWS; the record
-   * of the outcome follows, with the same requestId, once the request is answered.
+   * `intent`: the record an execution target writes (durably) before it starts anything; the
+   * record of the outcome follows, with the same requestId, once the request is answered.
+   * `open` and `close`: an upgraded request (WebSocket) has two records, the decision when it
+   * opened and, with the same requestId, its end (`websocket`).
    */
-  readonly phase?: 'intent';
+  readonly phase?: AuditPhase;
   /** Only on a record of the decision listener: a proxy asked, stepgate forwarded nothing. */
   readonly mode?: 'decision';
   readonly decision: 'allow' | 'deny';
@@ -79,6 +105,8 @@ export interface AuditRecord {
   readonly http: AuditHttp;
   readonly caller?: AuditCaller;
   readonly target?: AuditTarget;
+  /** Only on the `close` record of a WebSocket. */
+  readonly websocket?: AuditWebSocket;
   /** sha256 of the routes and policies that decided. */
   readonly policyVersion: string;
   /** Set by the audit log when `hashChain` is on (see chain.ts). */
@@ -91,7 +119,7 @@ export interface AuditInput {
   /** Defaults to now. */
   readonly time?: Date;
   readonly requestId: string;
-  readonly phase?: 'intent';
+  readonly phase?: AuditPhase;
   readonly mode?: 'decision';
   readonly decision: 'allow' | 'deny';
   readonly reason: Reason;
@@ -109,6 +137,7 @@ export interface AuditInput {
   };
   readonly identity?: Identity;
   readonly target?: AuditTarget;
+  readonly websocket?: AuditWebSocket;
   readonly policyVersion: string;
 }
 
@@ -127,7 +156,7 @@ export function buildAuditRecord(input: AuditInput, options: BuildAuditRecordOpt
     v: 1,
     time: (input.time ?? new Date()).toISOString(),
     requestId: text(input.requestId),
-    ...(input.phase === 'intent' ? { phase: 'intent' } : {}),
+    ...(input.phase !== undefined && PHASES.has(input.phase) ? { phase: input.phase } : {}),
     ...(input.mode === 'decision' ? { mode: 'decision' } : {}),
     decision: input.decision === 'allow' ? 'allow' : 'deny',
     reason: input.reason,
@@ -147,6 +176,7 @@ export function buildAuditRecord(input: AuditInput, options: BuildAuditRecordOpt
   record['http'] = auditHttp;
   if (input.identity) record['caller'] = callerOf(input.identity, options.claims);
   if (input.target) record['target'] = buildTarget(input.target);
+  if (input.websocket) record['websocket'] = buildWebSocket(input.websocket);
   record['policyVersion'] = text(input.policyVersion);
   return record as unknown as AuditRecord;
 }
@@ -189,6 +219,31 @@ function buildCaller(identity: Identity, claimPaths: readonly string[]): AuditCa
     groups: textList(identity.groups),
     tokenId: text(identity.tokenId, 128),
     claims: selectClaims(identity.claims, claimPaths),
+  };
+}
+
+const PHASES = new Set<string>(['intent', 'open', 'close'] satisfies AuditPhase[]);
+
+const WEBSOCKET_ENDS = new Set<string>([
+  'client',
+  'upstream',
+  'client_gone',
+  'upstream_gone',
+  'token_expired',
+  'session_ended',
+  'shutdown',
+] satisfies WebSocketEnd[]);
+
+const count = (n: number) => (Number.isSafeInteger(n) && n >= 0 ? n : 0);
+
+function buildWebSocket(ws: AuditWebSocket): AuditWebSocket {
+  return {
+    bytesIn: count(ws.bytesIn),
+    bytesOut: count(ws.bytesOut),
+    messagesIn: count(ws.messagesIn),
+    messagesOut: count(ws.messagesOut),
+    end: WEBSOCKET_ENDS.has(ws.end) ? ws.end : 'client_gone',
+    ...(ws.closeCode === undefined ? {} : { closeCode: count(ws.closeCode) }),
   };
 }
 

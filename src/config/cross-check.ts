@@ -166,6 +166,11 @@ export function crossCheck(config: Config): ConfigProblem[] {
         message: 'only for routes to a stepfunctions or argo target',
       });
     }
+    if (route.websocket && target && target.type !== 'http') {
+      problems.push({ path: `${at}.websocket`, message: 'only for routes to an http target' });
+    } else if (route.websocket && !route.methods.includes('GET')) {
+      problems.push({ path: `${at}.websocket`, message: 'needs GET among the methods (RFC 6455 §4.1)' });
+    }
     if (route.public && route.issuers) {
       problems.push({ path: `${at}.issuers`, message: 'a public route takes no issuer restriction' });
     }

@@ -249,6 +249,11 @@ const route = z.strictObject({
    * (same conditions as `allow`). Everyone else the route allows reads only what they started.
    */
   readAnyExecution: allow.optional(),
+  /**
+   * The route accepts a WebSocket upgrade (RFC 6455) on GET; elsewhere an upgrade is refused
+   * (400 `SG_ERR_UPGRADE_REFUSED`). HTTP targets only.
+   */
+  websocket: z.boolean().optional(),
   rateLimit: z
     .strictObject({
       perCaller: z.number().int().positive(),

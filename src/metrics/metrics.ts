@@ -2,7 +2,7 @@
  * Metric definitions (DESIGN.md "Metrics"). One registry per gateway, never prom-client's global
  * one, so two gateways in one process (tests) never share counters.
  */
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface GatewayMetrics {
   readonly registry: Registry;
@@ -13,6 +13,8 @@ export interface GatewayMetrics {
   readonly executions: Counter<'target' | 'result'>;
   readonly auditRecords: Counter<'sink' | 'result'>;
   readonly configReloads: Counter<'result'>;
+  /** WebSockets relayed right now, by route. */
+  readonly websocketsOpen: Gauge<'route'>;
 }
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -65,6 +67,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
       name: 'stepgate_config_reloads_total',
       help: 'Config reloads by result',
       labelNames: ['result'],
+      registers,
+    }),
+    websocketsOpen: new Gauge({
+      name: 'stepgate_websockets_open',
+      help: 'WebSocket connections relayed right now, by route',
+      labelNames: ['route'],
       registers,
     }),
   };

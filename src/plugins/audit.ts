@@ -14,7 +14,7 @@ import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { AuditLog } from '../audit/audit-log.ts';
-import { type AuditInput, buildAuditRecord } from '../audit/record.ts';
+import { type AuditInput, type AuditWebSocket, buildAuditRecord } from '../audit/record.ts';
 import { ERRORS, GatewayError } from '../errors.ts';
 import type { GatewayMetrics } from '../metrics/metrics.ts';
 import type { Runtime } from '../runtime/runtime.ts';
@@ -70,7 +70,7 @@ function cutOutcome(state: RequestState): Outcome {
 /** What a record says of the request itself; the same for its intent and its outcome record. */
 function auditInput(
   request: FastifyRequest,
-  fields: Pick<AuditInput, 'time' | 'phase' | 'decision' | 'reason' | 'failed' | 'status' | 'forwarded'>,
+  fields: Pick<AuditInput, 'time' | 'phase' | 'decision' | 'reason' | 'failed' | 'status' | 'forwarded' | 'websocket'>,
 ): AuditInput {
   const state = request.stepgate;
   const route = state.match?.route.name ?? state.internal;
@@ -104,6 +104,11 @@ export interface Accounting {
   /** The response finished: the request's record, unless it has one. */
   finished(request: FastifyRequest, reply: FastifyReply): void;
   /**
+   * The request was upgraded to a WebSocket (status 101): its `open` record and count now, in
+   * place of the one record of a request; the function returned writes its `close` record once.
+   */
+  upgraded(request: FastifyRequest): (websocket: AuditWebSocket) => void;
+  /**
    * Node's parser refused bytes on `socket`. When they were the body of the request in flight
    * there, that request's record says so; otherwise a record of its own is written. Returns the
    * request id to answer with, and whether an answer may still be written on the socket.
@@ -122,15 +127,19 @@ export function createAccounting(options: AuditPluginOptions): Accounting {
   /** The latest request on each connection: a parser error mid-body belongs to it. */
   const latest = new WeakMap<Socket, { request: FastifyRequest; reply: FastifyReply }>();
 
+  const append = (input: AuditInput, runtime: Runtime) => {
+    const withMode = options.mode ? { ...input, mode: options.mode } : input;
+    options.audit.write(buildAuditRecord(withMode, { claims: runtime.config.audit.claims })).catch(() => {
+      // The audit log counts and reports its own failures; failClosed refuses the next request.
+    });
+  };
+
   const write = (input: AuditInput, runtime: Runtime) => {
     const route = input.http.route ?? NO_ROUTE;
     const { decision, reason } = input;
     options.metrics.requests.inc({ route, decision, reason, status: String(input.status) });
     options.metrics.requestDuration.observe({ route }, input.durationMs / 1000);
-    const withMode = options.mode ? { ...input, mode: options.mode } : input;
-    options.audit.write(buildAuditRecord(withMode, { claims: runtime.config.audit.claims })).catch(() => {
-      // The audit log counts and reports its own failures; failClosed refuses the next request.
-    });
+    append(input, runtime);
   };
 
   const record = (request: FastifyRequest, outcome: Outcome, status: number) => {
@@ -181,6 +190,25 @@ export function createAccounting(options: AuditPluginOptions): Accounting {
       if (!state || state.accounted || !answered(reply)) return;
       state.accounted = true;
       record(request, outcomeOf(state), reply.statusCode);
+    },
+
+    upgraded(request) {
+      const state = request.stepgate;
+      state.accounted = true;
+      const outcome = outcomeOf(state);
+      const fields = { time: state.receivedAt, ...outcome, status: 101, forwarded: true };
+      write(auditInput(request, { ...fields, phase: 'open' }), state.runtime);
+      const open = options.metrics.websocketsOpen.labels({ route: state.match?.route.name ?? NO_ROUTE });
+      open.inc();
+      let closed = false;
+      return (websocket) => {
+        if (closed) return;
+        closed = true;
+        open.dec();
+        // Not counted again: stepgate_requests_total counted the request when it opened.
+        // Its time is when it closed; durationMs runs from the request's arrival.
+        append(auditInput(request, { ...outcome, status: 101, forwarded: true, phase: 'close', websocket }), state.runtime);
+      };
     },
 
     clientError(err, socket) {

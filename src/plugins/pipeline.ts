@@ -1,7 +1,7 @@
 /**
  * The request pipeline every listener shares, registered in its fixed order: errors → normalize
- * and route → authenticate → authorize → rate limit → audit and metrics. The gateway adds the
- * forwarding routes after it; the decision listener adds its answer.
+ * and route → upgrades → authenticate → authorize → rate limit → audit and metrics. The gateway
+ * adds the forwarding routes after it; the decision listener adds its answer.
  */
 import type { FastifyInstance } from 'fastify';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -13,6 +13,7 @@ import authorize from './authorize.ts';
 import errors from './errors.ts';
 import rateLimit from './rate-limit.ts';
 import requestContext, { type RequestContextOptions } from './request-context.ts';
+import upgrade from './upgrade.ts';
 
 export interface PipelineOptions {
   /** The runtime live now; each request pins the one live when it arrives. */
@@ -32,6 +33,8 @@ export async function registerPipeline(app: FastifyInstance, options: PipelineOp
     prepare: options.prepare,
     watch: (request, reply) => options.accounting.watch(request, reply),
   });
+  // Upgrades only where a route allows a WebSocket, refused before anyone is authenticated.
+  await app.register(upgrade);
   await app.register(authenticate, { sso: options.sso });
   await app.register(authorize, { audit: options.audit });
   // Always registered: a reload may add a limit. A route without one is never counted.

@@ -3,7 +3,7 @@
  * reading the cookie, the CSRF rule, and the login redirect for browsers.
  *
  * CSRF: a cookie is sent by the browser on its own, so an unsafe request (anything but GET,
- * HEAD, OPTIONS) that a session authenticates must say where it comes from: its `Origin` must
+ * HEAD, OPTIONS) or a WebSocket handshake that a session authenticates must say where it comes from: its `Origin` must
  * be the gateway's own (the Fetch standard sends it on every such request). `SameSite=Lax`
  * already keeps the cookie off most cross-site requests; this closes the rest (same-site
  * siblings, old browsers) and answers 403 `csrf`.
@@ -15,6 +15,7 @@ import { parseCookies } from '../identity/sessions/cookies.ts';
 import type { SessionRecord } from '../identity/sessions/types.ts';
 import type { Identity } from '../identity/types.ts';
 import { PATHS } from '../routes/sso-paths.ts';
+import { pendingUpgrade } from './upgrade.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -36,7 +37,9 @@ export function isBrowserNavigation(request: FastifyRequest): boolean {
  * stands in for it.
  */
 export function checkOrigin(request: FastifyRequest, origin: string): void {
-  if (SAFE_METHODS.has(request.method)) return;
+  // A WebSocket handshake is a GET that any page may send with the user's cookies and then read
+  // the answers of (cross-site WebSocket hijacking): it is held to the same rule.
+  if (SAFE_METHODS.has(request.method) && !pendingUpgrade(request)) return;
   const given = request.headers.origin;
   if (given === origin) return;
   if ((given === undefined || given === 'null') && request.headers['sec-fetch-site'] === 'same-origin')

@@ -10,11 +10,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors.ts';
 import type { Accounting } from '../plugins/audit.ts';
 import { rateLimitHeaders } from '../plugins/rate-limit.ts';
+import { pendingUpgrade } from '../plugins/upgrade.ts';
 import { type BodyStream, type ForwardCall, isBodyStream, type Outcome, type Target } from '../targets/target.ts';
+import type { WebSockets } from './websocket.ts';
 
 export interface ForwardOptions {
   /** Writes the intent records of execution targets (plugins/audit.ts). */
   readonly accounting: Accounting;
+  /** Upgrade requests (routes with `websocket: true`) go there. */
+  readonly websockets: WebSockets;
 }
 
 function forwardCall(request: FastifyRequest, target: Target, accounting: Accounting): ForwardCall {
@@ -79,7 +83,9 @@ export default async function forwardRoutes(app: FastifyInstance, options: Forwa
     if (!target) throw new GatewayError('SG_ERR_INTERNAL');
     // A client that left while it was authenticated or authorized gets nothing forwarded.
     if (state.gone.aborted) throw new GatewayError('SG_ERR_CLIENT_ABORTED');
-    const forwarding = target.forward(forwardCall(request, target, options.accounting));
+    const call = forwardCall(request, target, options.accounting);
+    if (pendingUpgrade(request)) return options.websockets.serve(request, reply, target, call);
+    const forwarding = target.forward(call);
     state.forwarding = forwarding;
     const outcome = await forwarding;
     if (isBodyStream(outcome.body)) return relay(request, reply, outcome, outcome.body);

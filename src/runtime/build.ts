@@ -31,6 +31,7 @@ function buildTargets(config: Config, routing: CompiledRouting, signer: Assertio
     isTrustedPeer: deps.isTrustedPeer,
     dispatcher: deps.dispatcher,
     publicUrl: config.server.publicUrl ? new URL(config.server.publicUrl) : undefined,
+    maxMessageBytes: config.server.bodyLimitBytes,
     executions: {
       routes: config.routes,
       publicUrl: config.server.publicUrl,

@@ -6,6 +6,7 @@
  * or mangles legal targets (it percent-decodes the whole target and throws on `/files/a../b`,
  * `?next=../home` or `?q=100%`) and which cannot cancel an upstream call when the client goes away.
  */
+import type { OutgoingHttpHeaders } from 'node:http';
 import { Agent, type Dispatcher } from 'undici';
 import type { HttpTargetConfig } from '../config/schema.ts';
 import { readClientTls } from '../config/tls-files.ts';
@@ -14,8 +15,9 @@ import type { GatewayMetrics } from '../metrics/metrics.ts';
 import type { AssertionSigner } from './assertion.ts';
 import { forwardedHeaders, responseHeaders } from './headers.ts';
 import { refuseMethodOverride } from './method-override.ts';
-import type { Target } from './target.ts';
+import type { ForwardCall, Target } from './target.ts';
 import { mapUpstreamError, UpstreamRelay } from './upstream-relay.ts';
+import { openUpstreamSocket } from './websocket-upstream.ts';
 
 export interface TargetDeps {
   readonly signer: AssertionSigner;
@@ -25,6 +27,8 @@ export interface TargetDeps {
   readonly dispatcher: Dispatcher;
   /** `server.publicUrl`: what `X-Forwarded-Host`/`-Proto` name when set. */
   readonly publicUrl: URL | undefined;
+  /** `server.bodyLimitBytes`: also the largest WebSocket message relayed. */
+  readonly maxMessageBytes: number;
 }
 
 /** `/api/orders/1` with `stripPrefix: /api` → `/orders/1`; the prefix itself → `/`. */
@@ -53,25 +57,32 @@ export function createHttpTarget(name: string, config: HttpTargetConfig, deps: T
   const origin = upstream.origin;
   const basePath = upstream.pathname.replace(/\/+$/, '');
   const upstreamDuration = deps.metrics.upstreamDuration.labels({ target: name });
+  /** What the upstream receives: the client's headers scrubbed, the caller's identity and assertion. */
+  const upstreamHeaders = (call: ForwardCall, assertion: string | undefined): OutgoingHttpHeaders => {
+    const { request, identity } = call;
+    return forwardedHeaders(call.headers, {
+      identity,
+      requestId: request.id,
+      assertion,
+      forwardAuthorization: config.forwardAuthorization,
+      trustedPeer: deps.isTrustedPeer(call.client.peer),
+      clientIp: call.client.ip,
+      host: request.host,
+      protocol: call.client.protocol,
+      publicUrl: deps.publicUrl,
+    });
+  };
+  const upstreamPath = (call: ForwardCall) =>
+    basePath + stripPathPrefix(call.request.path, config.stripPrefix) + call.request.search;
   return {
     name,
     type: 'http',
     async forward(call) {
-      const { request, identity } = call;
+      const { request } = call;
       const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : call.body;
       refuseMethodOverride(request.search, call.headers['content-type'], body);
-      const assertion = identity ? await deps.signer.sign(identity, name) : undefined;
-      const headers = forwardedHeaders(call.headers, {
-        identity,
-        requestId: request.id,
-        assertion,
-        forwardAuthorization: config.forwardAuthorization,
-        trustedPeer: deps.isTrustedPeer(call.client.peer),
-        clientIp: call.client.ip,
-        host: request.host,
-        protocol: call.client.protocol,
-        publicUrl: deps.publicUrl,
-      });
+      const assertion = call.identity ? await deps.signer.sign(call.identity, name) : undefined;
+      const headers = upstreamHeaders(call, assertion);
       if (call.signal.aborted) throw new GatewayError('SG_ERR_CLIENT_ABORTED');
       const started = performance.now();
       const relay = new UpstreamRelay({
@@ -85,7 +96,7 @@ export function createHttpTarget(name: string, config: HttpTargetConfig, deps: T
         dispatcher.dispatch(
           {
             origin,
-            path: basePath + stripPathPrefix(request.path, config.stripPrefix) + request.search,
+            path: upstreamPath(call),
             method: request.method as Dispatcher.HttpMethod,
             headers: headers as Record<string, string | string[]>,
             body: body ?? null,
@@ -101,5 +112,22 @@ export function createHttpTarget(name: string, config: HttpTargetConfig, deps: T
     },
     // Retired after a reload's grace period: requests still in flight on it finish first.
     close: async () => own?.destroy(),
+    async openWebSocket(call) {
+      refuseMethodOverride(call.request.search, undefined, undefined);
+      const assertion = call.identity ? await deps.signer.sign(call.identity, name) : undefined;
+      const headers = upstreamHeaders(call, assertion);
+      if (call.signal.aborted) throw new GatewayError('SG_ERR_CLIENT_ABORTED');
+      call.markForwarded();
+      const protocols = call.headers['sec-websocket-protocol'];
+      return openUpstreamSocket({
+        origin,
+        pathAndQuery: upstreamPath(call),
+        headers,
+        protocols: Array.isArray(protocols) ? protocols.join(',') : protocols,
+        timeoutMs: config.timeoutMs,
+        maxPayload: deps.maxMessageBytes,
+        signal: call.signal,
+      });
+    },
   };
 }

@@ -7,6 +7,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Writable } from 'node:stream';
+import type WebSocket from 'ws';
 import type { AuditTarget } from '../audit/record.ts';
 import type { RouteConfig, TargetConfig } from '../config/schema.ts';
 import type { Identity } from '../identity/types.ts';
@@ -91,6 +92,11 @@ export interface Target {
   readonly name: string;
   readonly type: TargetConfig['type'];
   forward(call: ForwardCall): Promise<Outcome>;
+  /**
+   * HTTP targets: the call's WebSocket handshake sent upstream (targets/websocket-upstream.ts);
+   * resolves with the open upstream socket once the upstream has accepted.
+   */
+  openWebSocket?(call: ForwardCall): Promise<WebSocket>;
   /** Releases clients and connections when the gateway closes (or a reload retires it). */
   close?(): Promise<void>;
 }

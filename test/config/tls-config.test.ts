@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { stepgate } from '../cli/run-cli.ts';
+import { stepgate } from '../support/run-cli.ts';
 import { configProblems } from '../support/configs.ts';
 import { createTestPki, type Issued, type TestPki } from '../support/tls.ts';
 

@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { type EchoUpstream, startEchoUpstream } from '../../src/dev/upstream.ts';
 import type { ExecutionsSource } from '../../src/routes/sso-page.ts';
+import type { Clock } from '../../src/routes/websocket.ts';
 import { startGateway, type TestGateway, waitReady } from './gateway.ts';
 import { type IdpUser, startIdp, type TestIdp } from './idp.ts';
 
@@ -80,6 +81,8 @@ export interface SsoStackOptions {
   /** More targets and routes (after the stack's own). */
   readonly targets?: Record<string, unknown>;
   readonly routes?: readonly Record<string, unknown>[];
+  /** The gateway's clock (sessions, WebSocket checks). */
+  readonly clock?: Clock;
 }
 
 export interface SsoStack {
@@ -178,7 +181,10 @@ export async function startSsoStack(options: SsoStackOptions): Promise<SsoStack>
     ],
     audit: { claims: ['email', 'preferred_username'] },
   };
-  const deps = options.executions ? { executions: options.executions } : {};
+  const deps = {
+    ...(options.executions ? { executions: options.executions } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+  };
   const gateway = await startGateway(document, deps);
   await waitReady(gateway);
   const replicas: TestGateway[] = [];
