@@ -9,7 +9,7 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { Agent, type Dispatcher } from 'undici';
 import type { HttpTargetConfig } from '../config/schema.ts';
-import { readClientTls } from '../config/tls-files.ts';
+import { type ClientTls, readClientTls } from '../config/tls-files.ts';
 import { GatewayError } from '../errors.ts';
 import type { GatewayMetrics } from '../metrics/metrics.ts';
 import type { AssertionSigner } from './assertion.ts';
@@ -43,15 +43,15 @@ export function stripPathPrefix(path: string, prefix: string | undefined): strin
  * files: a private CA must not vouch for other targets' upstreams, nor a client certificate be
  * shown to them. Verification stays on (it is undici's default; said so no option turns it off).
  */
-function ownDispatcher(name: string, config: HttpTargetConfig): Agent | undefined {
-  if (!config.caFile && !config.certFile) return undefined;
-  const tls = readClientTls(`targets.${name}`, config);
+function ownDispatcher(tls: ClientTls | undefined): Agent | undefined {
+  if (!tls) return undefined;
   const connect = { ...tls, rejectUnauthorized: true };
   return new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 30_000, connect });
 }
 
 export function createHttpTarget(name: string, config: HttpTargetConfig, deps: TargetDeps): Target {
-  const own = ownDispatcher(name, config);
+  const tls = config.caFile || config.certFile ? readClientTls(`targets.${name}`, config) : undefined;
+  const own = ownDispatcher(tls);
   const dispatcher = own ?? deps.dispatcher;
   const upstream = new URL(config.url);
   const origin = upstream.origin;
@@ -127,6 +127,7 @@ export function createHttpTarget(name: string, config: HttpTargetConfig, deps: T
         timeoutMs: config.timeoutMs,
         maxPayload: deps.maxMessageBytes,
         signal: call.signal,
+        tls,
       });
     },
   };

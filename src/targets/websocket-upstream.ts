@@ -12,6 +12,7 @@
  */
 import type { OutgoingHttpHeaders } from 'node:http';
 import WebSocket from 'ws';
+import type { ClientTls } from '../config/tls-files.ts';
 import { GatewayError } from '../errors.ts';
 import { mapUpstreamError } from './upstream-relay.ts';
 
@@ -29,6 +30,8 @@ export interface UpstreamSocketOptions {
   readonly maxPayload: number;
   /** The client went away: abandon the handshake. */
   readonly signal: AbortSignal;
+  /** The target's private CA and client certificate (`caFile`, `certFile`/`keyFile`), when set. */
+  readonly tls?: ClientTls | undefined;
 }
 
 /** The handshake headers `ws` writes itself. */
@@ -65,6 +68,8 @@ export function openUpstreamSocket(options: UpstreamSocketOptions): Promise<WebS
       followRedirects: false,
       handshakeTimeout: options.timeoutMs,
       maxPayload: options.maxPayload,
+      ...options.tls,
+      rejectUnauthorized: true,
     });
     let settled = false;
     const fail = (err: GatewayError) => {

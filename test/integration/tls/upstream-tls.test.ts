@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
+import WebSocket, { WebSocketServer } from 'ws';
 import { parseConfig } from '../../../src/config/load.ts';
 import { startGateway, type TestGateway, waitReady } from '../../support/gateway.ts';
 import { startIssuer, type TestIssuer } from '../../support/issuer.ts';
@@ -34,7 +35,9 @@ function document(targets: Record<string, Record<string, string>>): Record<strin
     logging: { level: 'info' },
     issuers: [{ name: 'ci', issuer: issuer.issuer, audiences: ['stepgate'], jwksUri: issuer.jwksUri }],
     targets: Object.fromEntries(Object.entries(targets).map(([name, tls]) => [name, { type: 'http', url, ...tls }])),
-    routes: Object.keys(targets).map((name) => ({ name, path: `/${name}/*`, target: name, allow: { scopes: ['x'] } })),
+    routes: Object.keys(targets).map((name) => ({
+      name, path: `/${name}/*`, target: name, websocket: true, allow: { scopes: ['x'] },
+    })),
   };
 }
 
@@ -50,6 +53,12 @@ before(async () => {
   upstream = createServer(options, (req, res) => {
     received.set(req.url ?? '', (req.socket as TLSSocket).getPeerCertificate().subject.CN as string);
     res.end('through');
+  });
+  // WebSockets over the same mutual TLS: the upstream greets with the client certificate's CN.
+  const wss = new WebSocketServer({ noServer: true });
+  upstream.on('upgrade', (req, socket, head) => {
+    received.set(req.url ?? '', (socket as TLSSocket).getPeerCertificate().subject.CN as string);
+    wss.handleUpgrade(req, socket, head, (ws) => ws.send('through'));
   });
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
   issuer = await startIssuer();
@@ -77,6 +86,24 @@ async function get(path: string): Promise<{ status: number; code?: string; body:
   return { status: res.status, body, ...(code ? { code } : {}) };
 }
 
+/** Opens a WebSocket through the gateway: the upstream's first message, or the refusal's status. */
+function openSocket(path: string): Promise<{ greeting?: string; status?: number }> {
+  const socket = new WebSocket(`${gateway.url.replace(/^http/, 'ws')}${path}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  return new Promise((resolve, reject) => {
+    socket.once('message', (data) => {
+      socket.close();
+      resolve({ greeting: String(data) });
+    });
+    socket.once('unexpected-response', (_req, res) => {
+      resolve({ status: res.statusCode ?? 0 });
+      socket.terminate();
+    });
+    socket.once('error', reject);
+  });
+}
+
 describe('an https upstream that requires mutual TLS', () => {
   it('is reached with the target’s caFile and client certificate; the upstream sees that certificate', async () => {
     const res = await get('/mtls/a');
@@ -99,6 +126,15 @@ describe('an https upstream that requires mutual TLS', () => {
     assert.equal(res.status, 502);
     assert.equal(res.code, 'SG_ERR_UPSTREAM_UNAVAILABLE');
     assert.equal(received.has('/noca/a'), false);
+  });
+
+  it('carries WebSockets to a wss upstream with the target’s caFile and client certificate', async () => {
+    const opened = await openSocket('/mtls/ws');
+    assert.deepEqual(opened, { greeting: 'through' });
+    assert.equal(received.get('/mtls/ws'), 'stepgate-client');
+    // Without the client certificate the upstream refuses the TLS handshake: a 502, no socket.
+    assert.deepEqual(await openSocket('/nocert/ws'), { status: 502 });
+    assert.equal(received.has('/nocert/ws'), false);
   });
 
   it('a reload that gives the target its client certificate takes effect for the next request', async () => {
