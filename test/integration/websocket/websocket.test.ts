@@ -62,9 +62,12 @@ after(async () => {
   await Promise.all([upstream.close(), echo.close(), issuer.close()]);
 });
 
-const bearer = async (claims: Record<string, unknown> = {}) => ({
-  authorization: `Bearer ${await issuer.sign({ sub: 'alice', scope: 'chat', ...claims })}`,
-});
+/** A token valid for an hour by the gateway's clock, which the expiry test moves forward. */
+const bearer = async (claims: Record<string, unknown> = {}) => {
+  const iat = Math.floor(clock.now() / 1000);
+  const token = await issuer.sign({ sub: 'alice', scope: 'chat', iat, exp: iat + 3600, ...claims });
+  return { authorization: `Bearer ${token}` };
+};
 
 async function open(path: string, headers: Record<string, string>, protocols: string[] = []): Promise<Opened> {
   const result = await openThrough(gateway.url, path, headers, protocols);
@@ -391,7 +394,7 @@ describe('websocket: true in the config', () => {
 
 describe('a gateway shutting down', () => {
   it('closes its open WebSockets with 1001 and writes their close records', async () => {
-    const own = await startGateway(chatConfig());
+    const own = await startGateway(chatConfig(), { clock });
     await waitReady(own);
     const result = await openThrough(own.url, '/api/chat/room', await bearer());
     assert.equal(result.kind, 'open');
