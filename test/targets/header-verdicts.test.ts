@@ -10,7 +10,7 @@ import { identityHeaders } from '../../src/targets/identity-headers.ts';
 import type { Identity } from '../../src/identity/types.ts';
 
 const identity = (sub: string): Identity => ({
-  issuer: 'kc', iss: 'https://kc', sub, scopes: ['a', 'b c'], roles: [], groups: ['/g'], claims: { email: 'e@x' },
+  issuer: 'kc', iss: 'https://kc', sub, clientId: 'cli', scopes: ['a', 'b c'], roles: [], groups: ['/g'], claims: { email: 'e@x' },
   authMethod: 'bearer', tokenId: 't', expiresAt: 2e9,
 });
 
