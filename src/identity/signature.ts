@@ -1,7 +1,7 @@
 /**
  * The signature check of a bearer JWS (RFC 7515 compact form), with node:crypto's synchronous
  * `verify` instead of jose's WebCrypto `crypto.subtle.verify`: the same OpenSSL primitive, about
- * a third of the main-thread CPU (no job object, no promise per check). Everything around the
+ * half the main-thread CPU (no job object, no promise per check; measured 64 -> 31 µs). Everything around the
  * check stays where it was — jose still picks and imports the key, and the claims are checked as
  * jose checks them (jwt-claims.ts).
  *
