@@ -20,7 +20,7 @@
 import { loadCheckpointKey } from '../config/checkpoint-key.ts';
 import type { AuditConfig, CheckpointsConfig } from '../config/schema.ts';
 import { ConfigError, GatewayError } from '../errors.ts';
-import { chainRecord, GENESIS_HASH } from './chain.ts';
+import { chainLine, GENESIS_HASH } from './chain.ts';
 import { type CheckpointSigner, createCheckpointSigner } from './checkpoint.ts';
 import type { AuditRecord } from './record.ts';
 import { toJsonLine } from './sanitize.ts';
@@ -221,9 +221,13 @@ class GroupCommitAuditLog implements AuditLog {
     let durable = false;
     for (const pending of batch) {
       try {
-        const record = this.#hashChain ? chainRecord(pending.record, this.#head) : pending.record;
-        text += toJsonLine(record) + '\n';
-        if (this.#hashChain) this.#head = (record as { hash: string }).hash;
+        if (this.#hashChain) {
+          const linked = chainLine(pending.record, this.#head);
+          text += linked.line + '\n';
+          this.#head = linked.hash;
+        } else {
+          text += toJsonLine(pending.record) + '\n';
+        }
         accepted.push(pending);
         durable ||= pending.durable;
       } catch (err) {
@@ -266,10 +270,10 @@ class GroupCommitAuditLog implements AuditLog {
       time: new Date(),
       final: this.#checkpoint === 'final',
     });
-    const linked = chainRecord(checkpoint, this.#head);
+    const linked = chainLine(checkpoint, this.#head);
     this.#head = linked.hash;
     this.#sinceCheckpoint = 0;
-    return toJsonLine(linked) + '\n';
+    return linked.line + '\n';
   }
 
   #settle(batch: readonly Pending[], failure: unknown): void {

@@ -4,7 +4,11 @@
  *
  *   hash = sha256hex(prevHash + canonicalJson(record without `hash`))   (canonical-json.ts)
  *
- * `prevHash` is part of the hashed content. The first record of a file has `prevHash` =
+ * `prevHash` is part of the hashed content. The audit log writes each record as exactly the
+ * canonical JSON it hashed, with `hash` appended as the last member (`chainLine`): one
+ * serialization per record, and a line whose members are in canonical order rather than
+ * DESIGN.md's. A verifier parses the line, so lines written in any member order (earlier files)
+ * verify the same way. The first record of a file has `prevHash` =
  * `GENESIS_HASH` (64 zeros); a writer that reopens an existing file continues from the `hash` of
  * its last complete line. Canonical JSON is RFC 8785 (JCS) for the values a record holds: object
  * keys sorted by UTF-16 code units, no whitespace, ECMAScript number and string serialization,
@@ -17,6 +21,7 @@
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { canonicalJson } from '../canonical-json.ts';
+import { escapeRawBreakers } from './sanitize.ts';
 
 /** `prevHash` of the first record in a file. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -29,6 +34,20 @@ export function computeRecordHash(prevHash: string, record: object): string {
   return createHash('sha256')
     .update(prevHash + content)
     .digest('hex');
+}
+
+/**
+ * The line (without `\n`) that links `record` onto `prevHash`, and its hash: the canonical JSON
+ * that is hashed is the line written, `hash` appended. Characters some line readers break on are
+ * escaped afterwards (`escapeRawBreakers`): the line parses to the same record, so to the same
+ * hash. Parsed, it is `chainRecord(record, prevHash)`.
+ */
+export function chainLine(record: object, prevHash: string): { readonly line: string; readonly hash: string } {
+  const content = canonicalJson({ ...record, prevHash }, 'hash');
+  const hash = createHash('sha256')
+    .update(prevHash + content)
+    .digest('hex');
+  return { line: escapeRawBreakers(`${content.slice(0, -1)},"hash":"${hash}"}`), hash };
 }
 
 /** A copy of `record` with `prevHash` and `hash` set: the next link after `prevHash`. */

@@ -1,8 +1,9 @@
 /**
  * Bearer JWT verification (RFC 9068 access tokens, RFC 8725 best practices). The issuer is chosen
- * by the exact unverified `iss`; the signature is then checked with that issuer's keys only, and
- * every claim is read from the verified payload. jose errors are translated here, at this one
- * boundary, into the gateway's codes; no `detail` ever quotes the token.
+ * by the exact unverified `iss`; the signature is then checked with that issuer's keys only
+ * (signature.ts: jose picks the key, node:crypto checks it), and every claim is read from the
+ * verified payload (jwt-claims.ts, then the access-token rules here). jose's errors are translated
+ * here, at this one boundary, into the gateway's codes; no `detail` ever quotes the token.
  *
  * Hot path: a token verified in the last minute is served from the verified-token cache
  * (token-cache.ts) for the cost of one map lookup. Otherwise, once keys are cached, a request
@@ -16,14 +17,16 @@
  * remembered, and an issuer's are forgotten whenever its keys change.
  */
 import { createSecretKey } from 'node:crypto';
-import { errors, type JWTPayload, type JWTVerifyOptions, jwtVerify } from 'jose';
+import { errors, type JWTPayload } from 'jose';
 import type { IssuerConfig } from '../config/schema.ts';
 import { GatewayError, isGatewayError } from '../errors.ts';
 import { MAX_TOKEN_LENGTH } from './bearer-token.ts';
 import { createIntrospector, type Introspector } from './introspection.ts';
 import { createIssuerKeys, type IssuerKeys, type JwksRefreshListener } from './issuer-keys.ts';
 import type { ProviderError } from './provider-fetch.ts';
+import { type ClaimRules, checkRegisteredClaims } from './jwt-claims.ts';
 import { identityFromClaims } from './presets.ts';
+import { verifySignature } from './signature.ts';
 import { isCanonicalBase64url, opaqueTokenFingerprint, tokenFingerprint } from './token-fingerprint.ts';
 import {
   DEFAULT_TOKEN_CACHE_CHARS,
@@ -80,8 +83,7 @@ interface IssuerEntry {
   /** With `introspection.tokens: all`: JWTs are introspected too, after local verification. */
   readonly introspector: Introspector | undefined;
   readonly algorithms: ReadonlySet<string>;
-  readonly verifyOptions: JWTVerifyOptions;
-  readonly skewSeconds: number;
+  readonly claimRules: ClaimRules;
 }
 
 /** Header members that would let a token choose its own key (RFC 8725 §3.10). */
@@ -116,11 +118,14 @@ function isLasting(error: unknown): boolean {
   );
 }
 
+/** UTF-8 that does not decode is refused, as jose refuses it (RFC 7515 §5.2 step 3). */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 function decodeSegment(segment: string | undefined, what: string): Record<string, unknown> {
   if (segment === undefined || !SEGMENT.test(segment)) throw invalid(`malformed token ${what}`);
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    value = JSON.parse(utf8.decode(Buffer.from(segment, 'base64url')));
   } catch {
     throw invalid(`token ${what} is not JSON`);
   }
@@ -172,31 +177,10 @@ function toGatewayError(error: unknown): GatewayError {
   return invalid('malformed token', error);
 }
 
-async function verifyWithKeys(
-  token: string,
-  keys: IssuerKeys,
-  verifyOptions: JWTVerifyOptions,
-): Promise<JWTPayload> {
-  try {
-    return (await jwtVerify(token, keys.resolve, verifyOptions)).payload;
-  } catch (error) {
-    // No `kid` and several candidate keys (a rotation overlap): jose leaves trying them to us.
-    if (!(error instanceof errors.JWKSMultipleMatchingKeys)) throw error;
-    for await (const key of error) {
-      try {
-        return (await jwtVerify(token, key, verifyOptions)).payload;
-      } catch (inner) {
-        if (!(inner instanceof errors.JWSSignatureVerificationFailed)) throw inner;
-      }
-    }
-    throw new errors.JWSSignatureVerificationFailed();
-  }
-}
-
-/** Claims an access token must satisfy beyond what jose checks (RFC 9068 §4, RFC 8725 §3.11). */
+/** Claims an access token must satisfy beyond the registered ones (RFC 9068 §4, RFC 8725 §3.11). */
 function checkVerifiedPayload(payload: JWTPayload, entry: IssuerEntry, nowSeconds: number): void {
   if (typeof payload.sub !== 'string' || payload.sub === '') throw invalid('token claim "sub" is not valid');
-  if (typeof payload.iat === 'number' && payload.iat > nowSeconds + entry.skewSeconds) {
+  if (typeof payload.iat === 'number' && payload.iat > nowSeconds + entry.claimRules.skewSeconds) {
     const error = invalid('token claim "iat" is in the future');
     notYet.add(error);
     throw error;
@@ -270,13 +254,10 @@ export function createBearerVerifier(
         },
       }),
       algorithms: new Set(config.algorithms),
-      skewSeconds: config.clockSkewSeconds,
-      verifyOptions: Object.freeze({
+      claimRules: Object.freeze({
         issuer: config.issuer,
-        audience: [...config.audiences],
-        algorithms: [...config.algorithms],
-        clockTolerance: config.clockSkewSeconds,
-        requiredClaims: ['exp', 'iss', 'sub'],
+        audiences: Object.freeze([...config.audiences]),
+        skewSeconds: config.clockSkewSeconds,
       }),
     });
   }
@@ -321,21 +302,19 @@ export function createBearerVerifier(
     if (typ !== undefined && (typeof typ !== 'string' || !ACCESS_TOKEN_TYPES.has(typ.toLowerCase()))) {
       throw invalid('token "typ" is not JWT or at+jwt');
     }
-    const { iss } = decodeSegment(parts[1], 'payload');
+    // Decoded once: the issuer is picked from it, and once the signature holds it is the claims.
+    const payload: JWTPayload = decodeSegment(parts[1], 'payload');
+    const { iss } = payload;
     const entry = typeof iss === 'string' ? byIss.get(iss) : undefined;
     if (!entry) throw new GatewayError('SG_ERR_WRONG_ISSUER', 'token issuer is not configured');
     if (!entry.algorithms.has(alg)) throw invalid('token algorithm is not allowed for its issuer');
 
-    const nowMs = now();
-    // jose reads the system clock unless told otherwise; only an injected clock costs a Date.
-    const verifyOptions = options.now
-      ? { ...entry.verifyOptions, currentDate: new Date(nowMs) }
-      : entry.verifyOptions;
+    const nowSeconds = Math.floor(now() / 1000);
     const keysGeneration = entry.keys.generation;
-    let payload: JWTPayload;
     try {
-      payload = await verifyWithKeys(token, entry.keys, verifyOptions);
-      checkVerifiedPayload(payload, entry, Math.floor(nowMs / 1000));
+      await verifySignature(parts, header, entry.keys);
+      checkRegisteredClaims(payload, entry.claimRules, nowSeconds);
+      checkVerifiedPayload(payload, entry, nowSeconds);
     } catch (error) {
       // Only what cost a signature check is worth remembering; the checks above are cheaper.
       if (isLasting(error) && entry.keys.generation === keysGeneration) {

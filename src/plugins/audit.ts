@@ -238,7 +238,11 @@ export function createAccounting(options: AuditPluginOptions): Accounting {
 }
 
 async function auditPlugin(app: FastifyInstance, options: { accounting: Accounting }): Promise<void> {
-  app.addHook('onResponse', async (request, reply) => options.accounting.finished(request, reply));
+  // Never waits: written with `done` (see request-context.ts).
+  app.addHook('onResponse', (request, reply, done) => {
+    options.accounting.finished(request, reply);
+    done();
+  });
 }
 
 export default fp(auditPlugin, { name: 'stepgate-audit', dependencies: ['stepgate-request-context'] });

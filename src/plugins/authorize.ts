@@ -15,9 +15,13 @@ export interface AuthorizeOptions {
 const ANONYMOUS: Subject = Object.freeze({ issuer: '', scopes: [], roles: [], groups: [], claims: {} });
 
 async function authorizePlugin(app: FastifyInstance, options: AuthorizeOptions): Promise<void> {
-  app.addHook('preHandler', async (request) => {
+  // Never waits: written with `done` (see request-context.ts).
+  app.addHook('preHandler', (request, _reply, done) => {
     const state = request.stepgate;
-    if (!state.match) return;
+    if (!state.match) {
+      done();
+      return;
+    }
     const decide = state.runtime.routing.policies[state.match.index]!;
     const decision = decide(state.identity ?? ANONYMOUS);
     state.decision = decision;
@@ -28,6 +32,7 @@ async function authorizePlugin(app: FastifyInstance, options: AuthorizeOptions):
       );
     }
     options.audit.preflight();
+    done();
   });
 }
 

@@ -98,6 +98,25 @@ export function connectionListed(value: string | string[] | undefined): string[]
  * upstream stacks (CGI, nginx with underscores_in_headers) treat them as the same header.
  */
 export function isSpoofableHeader(name: string, trustedPeer: boolean): boolean {
+  const memo = trustedPeer ? spoofableFromTrusted : spoofable;
+  let verdict = memo.get(name);
+  if (verdict === undefined) {
+    verdict = judgeHeader(name, trustedPeer);
+    // Names are the client's to choose: only so many are remembered.
+    if (memo.size < NAMES_REMEMBERED) memo.set(name, verdict);
+  }
+  return verdict;
+}
+
+/**
+ * The verdicts on header names seen so far, per kind of peer: the same few dozen names come with
+ * every request, and judging one takes a split and a regex per token.
+ */
+const spoofable = new Map<string, boolean>();
+const spoofableFromTrusted = new Map<string, boolean>();
+const NAMES_REMEMBERED = 2048;
+
+function judgeHeader(name: string, trustedPeer: boolean): boolean {
   // HTTP/2 pseudo-headers (RFC 9113 §8.3: `:method`, `:path`, `:authority`, `:scheme`) describe
   // the request the gateway has judged; the upstream gets them as HTTP/1.1's request line and Host.
   if (name.charCodeAt(0) === 0x3a) return true;
@@ -161,6 +180,19 @@ export function forwardedHeaders(incoming: IncomingHttpHeaders, ctx: ForwardCont
   return out;
 }
 
+const NONE: ReadonlySet<string> = new Set();
+
+/** What becomes of a response header by its name alone (`Connection`-named ones aside). */
+function responseKind(name: string): 'drop' | 'set-cookie' | 'keep' {
+  const n = name.toLowerCase();
+  if (HOP_BY_HOP.has(n)) return 'drop';
+  const spelled = n.replaceAll('_', '-');
+  if (spelled === 'x-request-id' || spelled.startsWith('x-stepgate-')) return 'drop';
+  return n === 'set-cookie' ? 'set-cookie' : 'keep';
+}
+
+const responseKinds = new Map<string, 'drop' | 'set-cookie' | 'keep'>();
+
 /**
  * Response headers from the upstream, less the hop-by-hop ones, the gateway's own
  * (`X-Request-Id` is always the audited one; `X-Stepgate-*` in any spelling are the gateway's
@@ -169,15 +201,17 @@ export function forwardedHeaders(incoming: IncomingHttpHeaders, ctx: ForwardCont
 export function responseHeaders(
   headers: Record<string, string | string[] | undefined>,
 ): Record<string, string | string[]> {
-  const named = new Set(connectionListed(headers['connection']));
+  const named = headers['connection'] === undefined ? NONE : new Set(connectionListed(headers['connection']));
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
-    const n = name.toLowerCase();
-    if (HOP_BY_HOP.has(n) || named.has(n)) continue;
-    const spelled = n.replaceAll('_', '-');
-    if (spelled === 'x-request-id' || spelled.startsWith('x-stepgate-')) continue;
-    if (n === 'set-cookie') {
+    let kind = responseKinds.get(name);
+    if (kind === undefined) {
+      kind = responseKind(name);
+      if (responseKinds.size < NAMES_REMEMBERED) responseKinds.set(name, kind);
+    }
+    if (kind === 'drop' || named.has(name.toLowerCase())) continue;
+    if (kind === 'set-cookie') {
       // An upstream may not set (or fixate) the gateway's session cookies.
       const cookies = (Array.isArray(value) ? value : [value]).filter(
         (c) => !c.trimStart().startsWith(COOKIE_PREFIX),

@@ -53,8 +53,24 @@ export function encodeIdentityList(items: readonly string[], separator: ' ' | ',
   return items.map(encodeIdentityValue).join(separator);
 }
 
+/**
+ * The headers of each frozen identity (the verified-token cache's, shared by every request with
+ * its token), encoded once and frozen from its second request on. Seen once it is only marked
+ * (`null`), as the audit caller and the assertion are: tokens used once keep nothing extra.
+ */
+const encoded = new WeakMap<Identity, Readonly<Record<string, string>> | null>();
+
 /** The `X-Stepgate-*` headers for a verified identity; lists that are empty are not sent. */
-export function identityHeaders(identity: Identity): Record<string, string> {
+export function identityHeaders(identity: Identity): Readonly<Record<string, string>> {
+  if (!Object.isFrozen(identity)) return encodeIdentity(identity);
+  const memo = encoded.get(identity);
+  if (memo) return memo;
+  const headers = Object.freeze(encodeIdentity(identity));
+  encoded.set(identity, memo === undefined ? null : headers);
+  return headers;
+}
+
+function encodeIdentity(identity: Identity): Record<string, string> {
   const out: Record<string, string> = {
     'x-stepgate-subject': encodeIdentityValue(identity.sub),
     'x-stepgate-issuer': encodeIdentityValue(identity.issuer),

@@ -4,13 +4,23 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { canonicalJson as canonicalJSON } from '../../src/canonical-json.ts';
-import { chainRecord, computeRecordHash, GENESIS_HASH } from '../../src/audit/chain.ts';
+import { chainLine, chainRecord, computeRecordHash, GENESIS_HASH } from '../../src/audit/chain.ts';
 import { serializeRecord } from '../../src/audit/record.ts';
 import { verifyAuditFile } from '../../src/audit/verify.ts';
 import { record, tempDir } from './fixtures.ts';
 
 /** Writes `n` chained records the way the audit log does; returns the lines (without `\n`). */
 function chainedLines(n: number): string[] {
+  let prev = GENESIS_HASH;
+  return Array.from({ length: n }, (_, i) => {
+    const linked = chainLine(record(i + 1), prev);
+    prev = linked.hash;
+    return linked.line;
+  });
+}
+
+/** Lines as earlier versions wrote them: DESIGN.md's member order, serialized apart from the hash. */
+function earlierLines(n: number): string[] {
   let prev = GENESIS_HASH;
   return Array.from({ length: n }, (_, i) => {
     const linked = chainRecord(record(i + 1), prev);
@@ -44,7 +54,27 @@ describe('canonicalJSON (RFC 8785)', () => {
   });
 });
 
+describe('chainLine', () => {
+  test('writes the canonical JSON it hashed, hash last: parsed, it is the v1 record chainRecord makes', () => {
+    const hostile = record(1, { requestId: 'a\u2028b\u0085c"\\é\ud83d', durationMs: 0.1 + 0.2 });
+    const { line, hash } = chainLine(hostile, GENESIS_HASH);
+    const linked = chainRecord(hostile, GENESIS_HASH);
+    assert.equal(hash, linked.hash);
+    assert.deepEqual(JSON.parse(line), linked);
+    assert.equal(computeRecordHash(GENESIS_HASH, JSON.parse(line)), hash);
+    assert.equal(line, `${canonicalJSON(linked, 'hash').slice(0, -1).replace('\u2028', '\\u2028').replace('\u0085', '\\u0085')},"hash":"${hash}"}`);
+    assert.ok(!/[\u0085\u2028]/.test(line), 'line breakers escaped');
+  });
+});
+
 describe('verifyAuditFile', () => {
+  test('a file written by an earlier version (DESIGN.md member order) still verifies, and continues', async () => {
+    const earlier = earlierLines(3);
+    const next = chainLine(record(4), JSON.parse(earlier[2]!).hash as string);
+    const result = await verifyAuditFile(await fileOf([...earlier, next.line]));
+    assert.deepEqual(result, { ok: true, lines: 4, lastHash: next.hash, checkpoints: 0 });
+  });
+
   test('an intact file verifies and returns its last hash', async () => {
     const lines = chainedLines(5);
     const result = await verifyAuditFile(await fileOf(lines));
