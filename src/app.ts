@@ -24,7 +24,7 @@ import { type PipelineOptions, registerPipeline } from './plugins/pipeline.ts';
 import { createPathNormalizer } from './plugins/request-context.ts';
 import { buildAdminApp } from './routes/admin.ts';
 import forwardRoutes from './routes/forward.ts';
-import { type Clock, createWebSockets } from './routes/websocket.ts';
+import { type Clock, createWebSockets, systemClock } from './routes/websocket.ts';
 import ssoRoutes from './routes/sso.ts';
 import type { ExecutionsSource } from './routes/sso-page.ts';
 import wellKnownRoutes from './routes/well-known.ts';
@@ -46,7 +46,8 @@ export interface GatewayDeps {
   readonly now?: () => number;
   /**
    * Timers that close WebSockets for an expired token or an ended session (tests move them); its
-   * `now` is the gateway's clock when `now` is not given. The system clock by default.
+   * `now` is the gateway's clock when `now` is not given, and `now` times the WebSockets when given.
+   * The system clock by default.
    */
   readonly clock?: Clock;
 }
@@ -84,8 +85,10 @@ function ourAuthorities(config: Config): Set<string> {
 }
 
 export async function buildGateway(config: Config, deps: GatewayDeps = {}): Promise<FastifyInstance> {
-  const clock = deps.clock;
-  const now = deps.now ?? (clock ? () => clock.now() : undefined);
+  // One clock: what judges a token's `exp` is also what times the close of its WebSocket.
+  const timers = deps.clock ?? systemClock;
+  const now = deps.now ?? (() => timers.now());
+  const clock: Clock = { now, setTimeout: (fn, ms) => timers.setTimeout(fn, ms) };
   // A file that went bad since the config was checked stops the start (ConfigError).
   const keyPair = config.server.tls ? readServerKeyPair(config.server.tls) : undefined;
   const metrics = createMetrics();
@@ -186,7 +189,7 @@ export async function buildGateway(config: Config, deps: GatewayDeps = {}): Prom
     const { sessionTtlSeconds, sessionIdleSeconds } = config.sso;
     await app.register(ssoRoutes, { sso, sessionTtlSeconds, sessionIdleSeconds, executions: deps.executions });
   }
-  const websockets = createWebSockets({ accounting, sso, clock: deps.clock });
+  const websockets = createWebSockets({ accounting, sso, clock });
   await app.register(forwardRoutes, { accounting, websockets });
   // Decision mode: the same pipeline on its own listener, answering instead of forwarding.
   if (config.decision) {
