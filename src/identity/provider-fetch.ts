@@ -6,8 +6,8 @@
  * trailing-slash case named). An issuer with `caFile` trusts that CA (a private PKI) besides the
  * system's.
  */
-import { readFileSync } from 'node:fs';
 import { Agent, fetch as undiciFetch } from 'undici';
+import { readCaFile } from '../config/tls-files.ts';
 
 /** What kind of failure: stable words for logs, `/readyz` and `stepgate check --online`. */
 export type ProviderFailureKind =
@@ -47,7 +47,7 @@ const CA_HINT = 'set issuers[].caFile to the CA that signed it';
 /** A fetch for an issuer; with `caFile`, connections trust that CA's PEM bundle too. */
 export function createProviderFetch(caFile?: string): ProviderFetch {
   if (!caFile) return (url, init) => fetch(url, init);
-  const dispatcher = new Agent({ connect: { ca: readFileSync(caFile, 'utf8') } });
+  const dispatcher = new Agent({ connect: { ca: readCaFile(caFile) } });
   return (url, init) =>
     undiciFetch(url, { ...(init as object), dispatcher }) as unknown as Promise<Response>;
 }
