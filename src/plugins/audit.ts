@@ -127,9 +127,12 @@ export function createAccounting(options: AuditPluginOptions): Accounting {
   /** The latest request on each connection: a parser error mid-body belongs to it. */
   const latest = new WeakMap<Socket, { request: FastifyRequest; reply: FastifyReply }>();
 
+  /** The record of `input`, under the request's config, in this listener's mode. */
+  const recordOf = (input: AuditInput, runtime: Runtime) =>
+    buildAuditRecord(options.mode ? { ...input, mode: options.mode } : input, { claims: runtime.config.audit.claims });
+
   const append = (input: AuditInput, runtime: Runtime) => {
-    const withMode = options.mode ? { ...input, mode: options.mode } : input;
-    options.audit.write(buildAuditRecord(withMode, { claims: runtime.config.audit.claims })).catch(() => {
+    options.audit.write(recordOf(input, runtime)).catch(() => {
       // The audit log counts and reports its own failures; failClosed refuses the next request.
     });
   };
@@ -177,9 +180,7 @@ export function createAccounting(options: AuditPluginOptions): Accounting {
     async writeIntent(request) {
       const state = request.stepgate;
       const fields = { phase: 'intent', decision: 'allow', reason: state.decision?.reason ?? 'allowed', status: 0 } as const;
-      const input = auditInput(request, fields);
-      const record = buildAuditRecord(input, { claims: state.runtime.config.audit.claims });
-      await options.audit.write(record, { durable: true });
+      await options.audit.write(recordOf(auditInput(request, fields), state.runtime), { durable: true });
       if (state.gone.aborted) throw new GatewayError('SG_ERR_CLIENT_ABORTED');
       state.forwarded = true;
     },
