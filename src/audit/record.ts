@@ -80,7 +80,7 @@ export type WebSocketEnd =
   | 'session_ended'
   | 'shutdown';
 
-/** One line of the audit log. Field order is the order written. */
+/** One line of the audit log. Field order is the order written; with `hashChain`, members are in canonical (RFC 8785) order instead (chain.ts). */
 export interface AuditRecord {
   readonly v: 1;
   readonly time: string;
